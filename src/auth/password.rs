@@ -1,0 +1,147 @@
+//! Password hashing with Argon2id, always off the async runtime and with a
+//! bounded number of hashes at once, so a login flood cannot starve the
+//! threads that answer discovery and JWKS.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::PasswordConfig;
+
+/// Passwords longer than this are refused before any hashing work.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password is empty")]
+    Empty,
+    #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+    #[error("password hashing failed: {0}")]
+    Internal(String),
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the user does not
+    /// exist so that both paths cost the same.
+    dummy_hash: Arc<OnceCell<String>>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new(config: &PasswordConfig, concurrency: usize) -> Result<Self, PasswordError> {
+        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
+            .map_err(|err| PasswordError::Internal(err.to_string()))?;
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: Arc::new(OnceCell::new()),
+        })
+    }
+
+    fn argon2(params: Params) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    /// Hashes a new password into a PHC string.
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        check_length(&password)?;
+        let params = self.params.clone();
+        self.run(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            Self::argon2(params)
+                .hash_password(password.expose_secret().as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|err| PasswordError::Internal(err.to_string()))
+        })
+        .await
+    }
+
+    /// Verifies `password` against `hash`; with `None` runs a dummy
+    /// verification of equal cost and returns false.
+    pub async fn verify(&self, password: SecretString, hash: Option<String>) -> Result<bool, PasswordError> {
+        if password.expose_secret().len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        let (hash, is_real) = match hash {
+            Some(hash) => (hash, true),
+            None => (self.dummy_hash().await?, false),
+        };
+        let matches = self
+            .run(move || {
+                // A PHC string carries its own parameters, so hashes made
+                // before a parameter change still verify.
+                let parsed = PasswordHash::new(&hash).map_err(|err| PasswordError::Internal(err.to_string()))?;
+                Ok(Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+            })
+            .await?;
+        Ok(matches && is_real)
+    }
+
+    async fn dummy_hash(&self) -> Result<String, PasswordError> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                self.hash(SecretString::from(crate::secrets::random_token(16))).await
+            })
+            .await
+            .cloned()
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let _permit = self.permits.acquire().await.map_err(|err| PasswordError::Internal(err.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|err| PasswordError::Internal(err.to_string()))?
+    }
+}
+
+fn check_length(password: &SecretString) -> Result<(), PasswordError> {
+    let length = password.expose_secret().len();
+    if length == 0 {
+        return Err(PasswordError::Empty);
+    }
+    if length > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::TooLong);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        let config = PasswordConfig { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 1 };
+        PasswordHasher::new(&config, 1).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify_round_trip() {
+        let hasher = cheap();
+        let hash = hasher.hash(SecretString::from("correct horse")).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(hasher.verify(SecretString::from("correct horse"), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify(SecretString::from("wrong"), Some(hash)).await.unwrap());
+        assert!(!hasher.verify(SecretString::from("correct horse"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn overlong_passwords_are_refused_before_hashing() {
+        let hasher = cheap();
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert!(matches!(hasher.hash(SecretString::from(long)).await, Err(PasswordError::TooLong)));
+    }
+}

@@ -1,0 +1,436 @@
+//! Configuration: defaults, then a TOML file, then `LATCHKEY_<SECTION>_<KEY>`
+//! environment variables. Built once, validated once, then held in the app
+//! state; nothing reads configuration from anywhere else.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Every setting, with a default for each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub keys: KeysConfig,
+    pub tokens: TokensConfig,
+    pub password: PasswordConfig,
+    pub rate_limit: RateLimitConfig,
+    pub session: SessionConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The issuer identifier: an absolute http(s) URL, no query, no fragment.
+    pub issuer: String,
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (IP addresses).
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+    /// Pooled SQLite connections.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { path: "data/latchkey.db".into(), max_connections: 8 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    pub dir: PathBuf,
+    pub rsa_bits: u32,
+    #[serde(with = "humantime_serde")]
+    pub rotate_every: Duration,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { dir: "keys".into(), rsa_bits: 2048, rotate_every: Duration::from_secs(30 * 86_400) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub id_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub authorization_code_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// Put the claims of `profile` and `email` into the ID token as well as
+    /// `/userinfo` (OIDC Core §5.4 allows either).
+    pub id_token_scope_claims: bool,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::from_secs(300),
+            id_token_ttl: Duration::from_secs(300),
+            authorization_code_ttl: Duration::from_secs(60),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            id_token_scope_claims: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    /// Argon2id memory cost in KiB (OWASP: 19 MiB).
+    pub memory_kib: u32,
+    /// Argon2id time cost.
+    pub iterations: u32,
+    /// Argon2id lanes.
+    pub parallelism: u32,
+    /// Hashes computed at once; 0 means the number of CPU cores.
+    pub max_concurrent: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1, max_concurrent: 0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Requests per second per client IP on `POST /login` (sustained).
+    pub login_per_second: u64,
+    /// Burst allowance on `POST /login`.
+    pub login_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { login_per_second: 10, login_burst: 50 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// How long a browser stays logged in.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// How long a user has to finish the login and consent pages.
+    #[serde(with = "humantime_serde")]
+    pub login_ttl: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { ttl: Duration::from_secs(8 * 3600), login_ttl: Duration::from_secs(15 * 60) }
+    }
+}
+
+/// A configuration problem, described in one sentence for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Environment variables that start with `LATCHKEY_` but are not config keys.
+const NON_CONFIG_ENV: &[&str] = &["LATCHKEY_LOG", "LATCHKEY_KEYS_PASSPHRASE"];
+
+impl Config {
+    /// Loads `path` (or `./latchkey.toml` when present), applies the
+    /// environment, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (text, origin) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|err| {
+                    ConfigError(format!("cannot read config file {}: {err}", path.display()))
+                })?;
+                (Some(text), path.display().to_string())
+            }
+            None => match std::fs::read_to_string("latchkey.toml") {
+                Ok(text) => (Some(text), "latchkey.toml".to_string()),
+                Err(_) => (None, String::new()),
+            },
+        };
+        Self::from_sources(text.as_deref(), &origin, std::env::vars())
+    }
+
+    /// Builds the configuration from a TOML text and environment pairs.
+    pub fn from_sources(
+        toml_text: Option<&str>,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let defaults = toml::Value::try_from(Config::default())
+            .map_err(|err| ConfigError(format!("internal error serialising defaults: {err}")))?;
+        let mut merged = defaults.clone();
+        if let Some(text) = toml_text {
+            let file: toml::Value = toml::from_str(text)
+                .map_err(|err| ConfigError(format!("config file {origin} is not valid TOML: {err}")))?;
+            // Deserialising the file alone reports unknown keys with their names.
+            let _: Config = file
+                .clone()
+                .try_into()
+                .map_err(|err| ConfigError(format!("config file {origin}: {}", one_line(&err))))?;
+            merge(&mut merged, file);
+        }
+        let env: BTreeMap<String, String> =
+            env.into_iter().filter(|(name, _)| name.starts_with("LATCHKEY_")).collect();
+        for (name, value) in env {
+            if NON_CONFIG_ENV.contains(&name.as_str()) {
+                continue;
+            }
+            apply_env(&defaults, &mut merged, &name, &value)?;
+        }
+        let config: Config = merged
+            .try_into()
+            .map_err(|err| ConfigError(format!("configuration: {}", one_line(&err))))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks everything that serde's types cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.server.issuer).map_err(|err| {
+            ConfigError(format!(
+                "server.issuer {:?} is not an absolute URL ({err}); use e.g. https://login.example.com",
+                self.server.issuer
+            ))
+        })?;
+        if !matches!(issuer.scheme(), "http" | "https") || issuer.host_str().is_none() {
+            return Err(ConfigError(format!(
+                "server.issuer {:?} must be an http or https URL with a host",
+                self.server.issuer
+            )));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ConfigError(format!(
+                "server.issuer {:?} must not have a query or fragment (OpenID Discovery §3)",
+                self.server.issuer
+            )));
+        }
+        if !issuer.username().is_empty() || issuer.password().is_some() {
+            return Err(ConfigError(format!("server.issuer {:?} must not contain a user name", self.server.issuer)));
+        }
+        if self.server.issuer.ends_with('/') {
+            return Err(ConfigError(format!(
+                "server.issuer {:?} must not end with '/'; remove the trailing slash",
+                self.server.issuer
+            )));
+        }
+        self.server.listen.parse::<SocketAddr>().map_err(|_| {
+            ConfigError(format!("server.listen {:?} is not an address like 127.0.0.1:8080", self.server.listen))
+        })?;
+        for proxy in &self.server.trusted_proxies {
+            proxy.parse::<std::net::IpAddr>().map_err(|_| {
+                ConfigError(format!("server.trusted_proxies entry {proxy:?} is not an IP address"))
+            })?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError("database.max_connections must be at least 1".into()));
+        }
+        if !(2048..=8192).contains(&self.keys.rsa_bits) {
+            return Err(ConfigError(format!(
+                "keys.rsa_bits is {}; it must be between 2048 and 8192 (RFC 7518 §3.3)",
+                self.keys.rsa_bits
+            )));
+        }
+        positive("keys.rotate_every", self.keys.rotate_every)?;
+        positive("tokens.access_token_ttl", self.tokens.access_token_ttl)?;
+        positive("tokens.id_token_ttl", self.tokens.id_token_ttl)?;
+        positive("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl)?;
+        positive("tokens.authorization_code_ttl", self.tokens.authorization_code_ttl)?;
+        if self.tokens.authorization_code_ttl > Duration::from_secs(600) {
+            return Err(ConfigError(
+                "tokens.authorization_code_ttl must be at most 10m (RFC 6749 §4.1.2)".into(),
+            ));
+        }
+        positive("session.ttl", self.session.ttl)?;
+        positive("session.login_ttl", self.session.login_ttl)?;
+        argon2::Params::new(self.password.memory_kib, self.password.iterations, self.password.parallelism, None)
+            .map_err(|err| ConfigError(format!("password: invalid Argon2 parameters: {err}")))?;
+        if self.rate_limit.login_per_second == 0 || self.rate_limit.login_burst == 0 {
+            return Err(ConfigError("rate_limit.login_per_second and rate_limit.login_burst must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The issuer with `path` appended: every endpoint URL is built here.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.server.issuer)
+    }
+
+    pub fn issuer_is_https(&self) -> bool {
+        self.server.issuer.starts_with("https://")
+    }
+
+    /// Hashes computed at once, with 0 resolved to the number of cores.
+    pub fn password_concurrency(&self) -> usize {
+        match self.password.max_concurrent {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        }
+    }
+}
+
+fn positive(name: &str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError(format!("{name} must be longer than zero")));
+    }
+    Ok(())
+}
+
+fn one_line(err: &impl std::fmt::Display) -> String {
+    err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+/// Applies `LATCHKEY_<SECTION>_<KEY>=value`, typed like the default value.
+fn apply_env(defaults: &toml::Value, merged: &mut toml::Value, name: &str, value: &str) -> Result<(), ConfigError> {
+    let unknown = || ConfigError(format!("environment variable {name} is not a latchkey setting; see config.example.toml"));
+    let rest = name.trim_start_matches("LATCHKEY_").to_ascii_lowercase();
+    let sections = defaults.as_table().ok_or_else(unknown)?;
+    let (section, key) = sections
+        .keys()
+        .filter_map(|section| {
+            rest.strip_prefix(section.as_str())
+                .and_then(|tail| tail.strip_prefix('_'))
+                .map(|key| (section.clone(), key.to_string()))
+        })
+        .find(|(section, key)| sections[section].get(key).is_some())
+        .ok_or_else(unknown)?;
+    let typed = match &sections[&section][&key] {
+        toml::Value::Integer(_) => toml::Value::Integer(value.trim().parse().map_err(|_| {
+            ConfigError(format!("environment variable {name} must be a whole number, not {value:?}"))
+        })?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(value.trim().parse().map_err(|_| {
+            ConfigError(format!("environment variable {name} must be true or false, not {value:?}"))
+        })?),
+        toml::Value::Array(_) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_string()))
+                .collect(),
+        ),
+        _ => toml::Value::String(value.to_string()),
+    };
+    if let Some(table) = merged.get_mut(&section).and_then(toml::Value::as_table_mut) {
+        table.insert(key, typed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn example_file_parses_to_the_defaults() {
+        let text = include_str!("../config.example.toml");
+        let config = Config::from_sources(Some(text), "config.example.toml", env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        let config = Config::from_sources(
+            Some("[server]\nissuer = \"https://a.example\"\n"),
+            "t",
+            env(&[
+                ("LATCHKEY_SERVER_ISSUER", "https://b.example"),
+                ("LATCHKEY_RATE_LIMIT_LOGIN_BURST", "7"),
+                ("LATCHKEY_SERVER_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.2"),
+                ("LATCHKEY_TOKENS_ACCESS_TOKEN_TTL", "10m"),
+                ("LATCHKEY_TOKENS_ID_TOKEN_SCOPE_CLAIMS", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.issuer, "https://b.example");
+        assert_eq!(config.rate_limit.login_burst, 7);
+        assert_eq!(config.server.trusted_proxies, vec!["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(600));
+        assert!(!config.tokens.id_token_scope_claims);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_in_the_error() {
+        let err = Config::from_sources(Some("[server]\nissuer_url = \"x\"\n"), "f.toml", env(&[])).unwrap_err();
+        assert!(err.0.contains("issuer_url"), "{err}");
+        let err = Config::from_sources(Some("[serverr]\n"), "f.toml", env(&[])).unwrap_err();
+        assert!(err.0.contains("serverr"), "{err}");
+        let err = Config::from_sources(None, "", env(&[("LATCHKEY_SERVER_ISUER", "x")])).unwrap_err();
+        assert!(err.0.contains("LATCHKEY_SERVER_ISUER"), "{err}");
+    }
+
+    #[test]
+    fn bad_issuers_are_refused() {
+        for issuer in [
+            "not a url",
+            "ftp://x.example",
+            "https://x.example/?a=b",
+            "https://x.example/#f",
+            "https://u@x.example",
+            "https://x.example/",
+            "/relative",
+        ] {
+            let result = Config::from_sources(None, "", env(&[("LATCHKEY_SERVER_ISSUER", issuer)]));
+            assert!(result.is_err(), "{issuer} was accepted");
+        }
+        let ok = Config::from_sources(None, "", env(&[("LATCHKEY_SERVER_ISSUER", "https://x.example/auth")]));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_name() {
+        let err = Config::from_sources(None, "", env(&[("LATCHKEY_KEYS_RSA_BITS", "1024")])).unwrap_err();
+        assert!(err.0.contains("keys.rsa_bits"), "{err}");
+        let err = Config::from_sources(None, "", env(&[("LATCHKEY_KEYS_RSA_BITS", "lots")])).unwrap_err();
+        assert!(err.0.contains("LATCHKEY_KEYS_RSA_BITS"), "{err}");
+        let err = Config::from_sources(None, "", env(&[("LATCHKEY_SERVER_LISTEN", "nowhere")])).unwrap_err();
+        assert!(err.0.contains("server.listen"), "{err}");
+    }
+}

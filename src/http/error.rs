@@ -1,0 +1,94 @@
+//! The one place where errors become HTTP: statuses, bodies and headers for
+//! every `OidcError`. Internal details are logged here and never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::oidc::{OidcError, TokenErrorCode};
+
+use super::pages;
+
+/// RFC 6749 §5.2 limits `error_description` to %x20-21 / %x23-5B / %x5D-7E;
+/// anything else (quotes, backslashes, non-ASCII) is replaced.
+pub fn safe_description(text: &str) -> String {
+    text.chars()
+        .map(|c| match c as u32 {
+            0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E => c,
+            _ => '?',
+        })
+        .take(256)
+        .collect()
+}
+
+/// Headers every token-like JSON answer carries (RFC 6749 §5.1).
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+impl IntoResponse for OidcError {
+    fn into_response(self) -> Response {
+        match self {
+            OidcError::Page(message) => pages::error_page(StatusCode::BAD_REQUEST, &message),
+            OidcError::Authorize { redirect, .. } => pages::deliver(&redirect),
+            OidcError::Token { code, description } => {
+                let status = match code {
+                    TokenErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let body = json!({ "error": code.as_str(), "error_description": safe_description(&description) });
+                let mut response = (status, axum::Json(body)).into_response();
+                no_store(&mut response);
+                if code == TokenErrorCode::InvalidClient {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey\""));
+                }
+                response
+            }
+            OidcError::Bearer { error, description } => {
+                // RFC 6750 §3.1: no error code when no token was sent.
+                let (status, challenge) = match error {
+                    None => (StatusCode::UNAUTHORIZED, "Bearer realm=\"latchkey\"".to_string()),
+                    Some(code) => {
+                        let status = match code {
+                            "invalid_request" => StatusCode::BAD_REQUEST,
+                            "insufficient_scope" => StatusCode::FORBIDDEN,
+                            _ => StatusCode::UNAUTHORIZED,
+                        };
+                        let description = safe_description(&description);
+                        (status, format!("Bearer realm=\"latchkey\", error=\"{code}\", error_description=\"{description}\""))
+                    }
+                };
+                let mut response = match error {
+                    Some(code) => (status, axum::Json(json!({ "error": code, "error_description": safe_description(&description) }))).into_response(),
+                    None => status.into_response(),
+                };
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+                no_store(&mut response);
+                response
+            }
+            OidcError::Internal(details) => {
+                tracing::error!(error = %details, "internal error");
+                let body = json!({ "error": "server_error", "error_description": "the server could not complete the request" });
+                let mut response = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+                no_store(&mut response);
+                response
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_allowed_characters() {
+        assert_eq!(safe_description("a \"b\" \\ é\n"), "a ?b? ? ??");
+    }
+}

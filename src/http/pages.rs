@@ -1,0 +1,116 @@
+//! HTML pages (askama templates in `templates/`) and the security headers
+//! every page carries: a strict CSP with no inline script, no framing
+//! (RFC 9700 §4.16), no caching, no referrer.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::oidc::Redirect;
+use crate::store::ResponseMode;
+
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub action: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    pub client_id: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub action: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    pub client_id: &'a str,
+    pub username: &'a str,
+    pub scopes: Vec<ScopeLine>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub struct FormPostPage<'a> {
+    pub redirect_uri: &'a str,
+    pub params: &'a [(&'static str, String)],
+}
+
+/// Renders a template with the page security headers.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => with_page_headers((status, Html(body)).into_response(), PAGE_CSP),
+        Err(err) => {
+            tracing::error!(error = %err, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+pub fn with_page_headers(mut response: Response, csp: &str) -> Response {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    render(status, &ErrorPage { message })
+}
+
+/// Sends an authorization response to the client: a 303 to the redirect
+/// URI (RFC 9700 §4.12: never 307), or an auto-submitting form for
+/// `response_mode=form_post`.
+pub fn deliver(redirect: &Redirect) -> Response {
+    match redirect.mode {
+        ResponseMode::Query => see_other(&redirect.location()),
+        ResponseMode::FormPost => {
+            let page = FormPostPage { redirect_uri: &redirect.redirect_uri, params: &redirect.params };
+            match page.render() {
+                Ok(body) => {
+                    let csp = format!("{PAGE_CSP}; form-action {}", csp_source(&redirect.redirect_uri));
+                    with_page_headers((StatusCode::OK, Html(body)).into_response(), &csp)
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "template rendering failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+                }
+            }
+        }
+    }
+}
+
+/// The origin of a URI, for a CSP source list.
+fn csp_source(uri: &str) -> String {
+    url::Url::parse(uri)
+        .ok()
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        .unwrap_or_else(|| "'none'".into())
+}
+
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "The redirect address is not valid."),
+    }
+}

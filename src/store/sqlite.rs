@@ -1,0 +1,611 @@
+//! The SQLite implementation of `Store`: a pool of connections in WAL mode,
+//! each blocking call run on tokio's blocking pool through `call`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::*;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool<SqliteConnectionManager>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn db_err(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(err.to_string())
+}
+
+/// Maps a unique-constraint violation to `Conflict(what)`.
+fn conflict(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |err| match &err {
+        rusqlite::Error::SqliteFailure(inner, _) if inner.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(what)
+        }
+        _ => db_err(err),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&text)
+        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err)))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies migrations.
+    pub fn open(path: &Path, max_connections: u32) -> StoreResult<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|err| db_err(format!("cannot create directory {}: {err}", parent.display())))?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        });
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|err| db_err(format!("cannot open database {}: {err}", path.display())))?;
+        let mut conn = pool.get().map_err(db_err)?;
+        // WAL lets readers proceed while one writer commits; it is a property
+        // of the file, so setting it once here is enough.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(db_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(db_err(format!("database {} refused WAL mode ({mode})", path.display())));
+        }
+        super::migrations::apply(&mut conn).map_err(db_err)?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    async fn call<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(db_err)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(db_err)?
+    }
+}
+
+const USER_COLUMNS: &str =
+    "id, username, display_name, email, email_verified, password_hash, disabled, created_at, updated_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        display_name: row.get(2)?,
+        email: row.get(3)?,
+        email_verified: row.get(4)?,
+        password_hash: row.get(5)?,
+        disabled: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+    })
+}
+
+const CLIENT_COLUMNS: &str = "id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, grant_types, created_at";
+
+fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {
+    Ok(Client {
+        id: row.get(0)?,
+        secret_hash: row.get(1)?,
+        redirect_uris: from_json(row.get(2)?)?,
+        post_logout_redirect_uris: from_json(row.get(3)?)?,
+        scopes: from_json(row.get(4)?)?,
+        grant_types: from_json(row.get(5)?)?,
+        created_at: row.get(6)?,
+    })
+}
+
+const CODE_COLUMNS: &str =
+    "code_hash, client_id, user_id, redirect_uri, scopes, nonce, code_challenge, auth_time, expires_at, grant_id, redeemed_at";
+
+fn code_from_row(row: &Row<'_>) -> rusqlite::Result<(AuthorizationCode, Option<i64>)> {
+    Ok((
+        AuthorizationCode {
+            code_hash: row.get(0)?,
+            client_id: row.get(1)?,
+            user_id: row.get(2)?,
+            redirect_uri: row.get(3)?,
+            scopes: from_json(row.get(4)?)?,
+            nonce: row.get(5)?,
+            code_challenge: row.get(6)?,
+            auth_time: row.get(7)?,
+            expires_at: row.get(8)?,
+            grant_id: row.get(9)?,
+        },
+        row.get(10)?,
+    ))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_user(&self, user: User) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.prepare_cached(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        user.id,
+                        user.username,
+                        user.display_name,
+                        user.email,
+                        user.email_verified,
+                        user.password_hash,
+                        user.disabled,
+                        user.created_at,
+                        user.updated_at
+                    ])
+                })
+                .map_err(conflict("a user with this name"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let username = username.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"))
+                .and_then(|mut stmt| stmt.query_row([username], user_from_row).optional())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([id], user_from_row).optional())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.call(move |conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username")).map_err(db_err)?;
+            let rows = stmt.query_map([], user_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn update_user_password(&self, username: &str, hash: &str, now: UnixTime) -> StoreResult<bool> {
+        let (username, hash) = (username.to_string(), hash.to_string());
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
+                    params![username, hash, now],
+                )
+                .map_err(db_err)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn update_user_disabled(&self, username: &str, disabled: bool, now: UnixTime) -> StoreResult<bool> {
+        let username = username.to_string();
+        self.call(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let changed = tx
+                .execute(
+                    "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE username = ?1",
+                    params![username, disabled, now],
+                )
+                .map_err(db_err)?;
+            if disabled {
+                // A disabled user is logged out everywhere at once.
+                tx.execute(
+                    "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+                    [&username],
+                )
+                .map_err(db_err)?;
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        let username = username.to_string();
+        self.call(move |conn| {
+            let changed = conn.execute("DELETE FROM users WHERE username = ?1", [username]).map_err(db_err)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn insert_client(&self, client: Client) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![
+                    client.id,
+                    client.secret_hash,
+                    json(&client.redirect_uris),
+                    json(&client.post_logout_redirect_uris),
+                    json(&client.scopes),
+                    json(&client.grant_types),
+                    client.created_at
+                ],
+            )
+            .map_err(conflict("a client with this id"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([id], client_from_row).optional())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.call(move |conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY id")).map_err(db_err)?;
+            let rows = stmt.query_map([], client_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn update_client_secret(&self, id: &str, secret_hash: Vec<u8>) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE clients SET secret_hash = ?2 WHERE id = ?1 AND secret_hash IS NOT NULL",
+                    params![id, secret_hash],
+                )
+                .map_err(db_err)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let changed = conn.execute("DELETE FROM clients WHERE id = ?1", [id]).map_err(db_err)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn insert_login_request(&self, request: LoginRequest) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO login_requests (id, browser_hash, csrf_token, client_id, request, user_id, auth_time, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    request.id,
+                    request.browser_hash,
+                    request.csrf_token,
+                    request.request.client_id,
+                    json(&request.request),
+                    request.user_id,
+                    request.auth_time,
+                    request.expires_at
+                ])
+            })
+            .map_err(conflict("login request"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_login_request(&self, id: &str) -> StoreResult<Option<LoginRequest>> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, browser_hash, csrf_token, request, user_id, auth_time, expires_at
+                 FROM login_requests WHERE id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([id], |row| {
+                    Ok(LoginRequest {
+                        id: row.get(0)?,
+                        browser_hash: row.get(1)?,
+                        csrf_token: row.get(2)?,
+                        request: from_json(row.get(3)?)?,
+                        user_id: row.get(4)?,
+                        auth_time: row.get(5)?,
+                        expires_at: row.get(6)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn update_login_request_user(&self, id: &str, user_id: &str, auth_time: UnixTime) -> StoreResult<()> {
+        let (id, user_id) = (id.to_string(), user_id.to_string());
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE login_requests SET user_id = ?2, auth_time = ?3 WHERE id = ?1",
+                params![id, user_id, auth_time],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_login_request(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            conn.execute("DELETE FROM login_requests WHERE id = ?1", [id]).map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: Session) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![session.id_hash, session.user_id, session.auth_time, session.expires_at],
+            )
+            .map_err(conflict("session"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_session(&self, id_hash: &[u8]) -> StoreResult<Option<Session>> {
+        let id_hash = id_hash.to_vec();
+        self.call(move |conn| {
+            conn.prepare_cached("SELECT id_hash, user_id, auth_time, expires_at FROM sessions WHERE id_hash = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([id_hash], |row| {
+                        Ok(Session {
+                            id_hash: row.get(0)?,
+                            user_id: row.get(1)?,
+                            auth_time: row.get(2)?,
+                            expires_at: row.get(3)?,
+                        })
+                    })
+                    .optional()
+                })
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()> {
+        let id_hash = id_hash.to_vec();
+        self.call(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash]).map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+        let (user_id, client_id) = (user_id.to_string(), client_id.to_string());
+        self.call(move |conn| {
+            let scopes: Option<String> = conn
+                .prepare_cached("SELECT scopes FROM consents WHERE user_id = ?1 AND client_id = ?2")
+                .and_then(|mut stmt| stmt.query_row([user_id, client_id], |row| row.get(0)).optional())
+                .map_err(db_err)?;
+            match scopes {
+                Some(text) => from_json(text).map_err(db_err),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await
+    }
+
+    async fn upsert_consent(&self, user_id: &str, client_id: &str, scopes: &[String], now: UnixTime) -> StoreResult<()> {
+        let (user_id, client_id, scopes) = (user_id.to_string(), client_id.to_string(), json(&scopes));
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+                params![user_id, client_id, scopes, now],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_authorization_code(&self, code: AuthorizationCode) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.prepare_cached(&format!(
+                "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    code.code_hash,
+                    code.client_id,
+                    code.user_id,
+                    code.redirect_uri,
+                    json(&code.scopes),
+                    code.nonce,
+                    code.code_challenge,
+                    code.auth_time,
+                    code.expires_at,
+                    code.grant_id
+                ])
+            })
+            .map_err(conflict("authorization code"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn redeem_authorization_code(&self, code_hash: &[u8], now: UnixTime) -> StoreResult<Redemption> {
+        let code_hash = code_hash.to_vec();
+        self.call(move |conn| {
+            // IMMEDIATE takes the write lock first, so two redemptions of one
+            // code are serialised and only the first sees redeemed_at NULL.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let found = tx
+                .prepare_cached(&format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = ?1"))
+                .and_then(|mut stmt| stmt.query_row([&code_hash], code_from_row).optional())
+                .map_err(db_err)?;
+            let outcome = match found {
+                None => Redemption::Unknown,
+                Some((code, Some(_))) => Redemption::AlreadyRedeemed(code),
+                Some((code, None)) => {
+                    tx.execute(
+                        "UPDATE authorization_codes SET redeemed_at = ?2 WHERE code_hash = ?1",
+                        params![code_hash, now],
+                    )
+                    .map_err(db_err)?;
+                    Redemption::Redeemed(code)
+                }
+            };
+            tx.commit().map_err(db_err)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn insert_grant(&self, grant: Grant) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO grants (id, client_id, user_id, scopes, auth_time, created_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    grant.id,
+                    grant.client_id,
+                    grant.user_id,
+                    json(&grant.scopes),
+                    grant.auth_time,
+                    grant.created_at
+                ])
+            })
+            .map_err(conflict("grant"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_grant(&self, id: &str) -> StoreResult<Option<Grant>> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, client_id, user_id, scopes, auth_time, created_at, revoked_at FROM grants WHERE id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([id], |row| {
+                    Ok(Grant {
+                        id: row.get(0)?,
+                        client_id: row.get(1)?,
+                        user_id: row.get(2)?,
+                        scopes: from_json(row.get(3)?)?,
+                        auth_time: row.get(4)?,
+                        created_at: row.get(5)?,
+                        revoked: row.get::<_, Option<i64>>(6)?.is_some(),
+                    })
+                })
+                .optional()
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        self.call(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT kid, state, created_at, state_changed_at FROM signing_keys ORDER BY created_at, kid")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    let state: String = row.get(1)?;
+                    Ok(SigningKeyRecord {
+                        kid: row.get(0)?,
+                        state: KeyState::parse(&state).unwrap_or(KeyState::Retired),
+                        created_at: row.get(2)?,
+                        state_changed_at: row.get(3)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn insert_signing_key(&self, record: SigningKeyRecord) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO signing_keys (kid, state, created_at, state_changed_at) VALUES (?1, ?2, ?3, ?4)",
+                params![record.kid, record.state.as_str(), record.created_at, record.state_changed_at],
+            )
+            .map_err(conflict("signing key"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.call(move |conn| {
+            let mut removed = 0;
+            for sql in [
+                "DELETE FROM login_requests WHERE expires_at < ?1",
+                "DELETE FROM sessions WHERE expires_at < ?1",
+                // Redeemed codes are kept an hour past expiry so that a late
+                // replay is still recognised as reuse.
+                "DELETE FROM authorization_codes WHERE expires_at < ?1 - 3600",
+            ] {
+                removed += conn.execute(sql, [now]).map_err(db_err)? as u64;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
