@@ -53,7 +53,7 @@ async fn demo_get(State(state): State<AppState>, headers: HeaderMap, QueryParams
     // A fresh state, nonce and verifier for the next "Sign in" click.
     let (state_value, nonce, verifier) = (random_token(16), random_token(16), random_token(32));
     // The serializer is not Send, so it must not live across an await.
-    let signin_url = form_urlencoded::Serializer::new(provider.config.endpoint("/authorize?"))
+    let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", DEMO_CLIENT_ID)
         .append_pair("redirect_uri", &redirect_uri)
@@ -63,6 +63,7 @@ async fn demo_get(State(state): State<AppState>, headers: HeaderMap, QueryParams
         .append_pair("code_challenge", &sha256_b64url(verifier.as_bytes()))
         .append_pair("code_challenge_method", "S256")
         .finish();
+    let signin_url = format!("{}?{query}", provider.config.endpoint("/authorize"));
     let mut page = DemoPage { signin_url, result: None, error: None };
 
     let saved = cookie_value(&headers);

@@ -52,6 +52,7 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|err| db_err(format!("cannot create directory {}: {err}", parent.display())))?;
         }
+        create_private_file(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             conn.busy_timeout(Duration::from_secs(5))?;
             conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
@@ -138,6 +139,19 @@ fn code_from_row(row: &Row<'_>) -> rusqlite::Result<(AuthorizationCode, Option<i
         },
         row.get(10)?,
     ))
+}
+
+/// Creates the database file owner-only (0600) before SQLite opens it; the
+/// `-wal` and `-shm` files SQLite makes inherit that mode.
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(|err| db_err(format!("cannot create database {}: {err}", path.display())))
 }
 
 #[async_trait]
