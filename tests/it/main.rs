@@ -9,4 +9,5 @@ mod flow;
 mod login;
 mod pages;
 mod support;
+mod tidy;
 mod token_errors;
