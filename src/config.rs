@@ -83,6 +83,10 @@ pub struct TokensConfig {
     pub authorization_code_ttl: Duration,
     #[serde(with = "humantime_serde")]
     pub refresh_token_ttl: Duration,
+    /// How long a retry of the same refresh (after a lost response) gets the
+    /// same answer instead of counting as replay.
+    #[serde(with = "humantime_serde")]
+    pub refresh_retry_window: Duration,
     /// Put the claims of `profile` and `email` into the ID token as well as
     /// `/userinfo` (OIDC Core §5.4 allows either).
     pub id_token_scope_claims: bool,
@@ -95,6 +99,7 @@ impl Default for TokensConfig {
             id_token_ttl: Duration::from_secs(300),
             authorization_code_ttl: Duration::from_secs(60),
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            refresh_retry_window: Duration::from_secs(5),
             id_token_scope_claims: true,
         }
     }
@@ -263,6 +268,9 @@ impl Config {
         positive("tokens.id_token_ttl", self.tokens.id_token_ttl)?;
         positive("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl)?;
         positive("tokens.authorization_code_ttl", self.tokens.authorization_code_ttl)?;
+        if self.tokens.refresh_retry_window > Duration::from_secs(60) {
+            return Err(ConfigError("tokens.refresh_retry_window must be at most 60s".into()));
+        }
         if self.tokens.authorization_code_ttl > Duration::from_secs(600) {
             return Err(ConfigError(
                 "tokens.authorization_code_ttl must be at most 10m (RFC 6749 §4.1.2)".into(),

@@ -44,7 +44,7 @@ pub async fn open_provider(config: Config, clock: Arc<dyn Clock>) -> Result<Prov
         .await
         .map_err(Fatal::from_display)?;
     let hasher = PasswordHasher::new(&config.password, config.password_concurrency()).map_err(Fatal::from_display)?;
-    Ok(Provider { config, store, keys, hasher, clock })
+    Ok(Provider { config, store, keys, hasher, clock, refresh_retries: Default::default() })
 }
 
 /// The demo login, created on first `serve --demo`.

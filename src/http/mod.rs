@@ -10,6 +10,8 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+pub mod introspect;
+pub mod logout;
 pub mod pages;
 pub mod token;
 pub mod userinfo;
@@ -71,6 +73,8 @@ pub fn app(state: AppState) -> Router {
         .merge(discovery::routes())
         .merge(token::routes())
         .merge(userinfo::routes())
+        .merge(introspect::routes())
+        .merge(logout::routes())
         .route("/healthz", get(healthz))
         .route("/static/style.css", get(style_css))
         .route("/static/form_post.js", get(form_post_js))

@@ -46,6 +46,20 @@ pub struct ErrorPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub action: &'a str,
+    pub csrf_token: &'a str,
+    pub client_id: Option<&'a str>,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+pub struct LoggedOutPage;
+
+#[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
     pub redirect_uri: &'a str,

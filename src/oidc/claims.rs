@@ -51,8 +51,11 @@ pub fn access_token(input: AccessTokenClaims<'_>) -> Map<String, Value> {
     claims.insert("exp".into(), json!(input.now + input.ttl));
     claims.insert("jti".into(), json!(random_token(16)));
     // Lets userinfo and introspection find the grant, so that revoking it
-    // (code reuse, logout, revocation) also kills this token.
-    claims.insert("grant_id".into(), json!(input.grant_id));
+    // (code reuse, refresh replay, revocation) also kills this token.
+    // client_credentials tokens have no grant row and no such claim.
+    if !input.grant_id.is_empty() {
+        claims.insert("grant_id".into(), json!(input.grant_id));
+    }
     if let Some(auth_time) = input.auth_time {
         claims.insert("auth_time".into(), json!(auth_time));
     }

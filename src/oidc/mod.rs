@@ -10,9 +10,12 @@ pub mod authorize;
 pub mod claims;
 pub mod discovery;
 pub mod error;
+pub mod introspect;
+pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod retry;
 pub mod scopes;
 pub mod token;
 pub mod userinfo;
@@ -36,6 +39,8 @@ pub struct Provider {
     pub keys: Keys,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
+    /// In-flight and recent refresh exchanges (the retry window).
+    pub refresh_retries: retry::RefreshRetries,
 }
 
 impl Provider {

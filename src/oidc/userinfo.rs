@@ -37,10 +37,18 @@ pub async fn validate_access_token(provider: &Provider, token: &str) -> OidcResu
     if expires <= provider.now() {
         return Err(OidcError::invalid_token("the access token has expired"));
     }
-    let grant_id = text("grant_id").ok_or_else(invalid)?;
-    match provider.store.find_grant(grant_id).await? {
-        Some(grant) if !grant.revoked => {}
-        _ => return Err(OidcError::invalid_token("the access token has been revoked")),
+    // Revocation: of the token itself (by jti) or of the grant behind it
+    // (code reuse, refresh replay, refresh token revocation).
+    let revoked = || OidcError::invalid_token("the access token has been revoked");
+    let jti = text("jti").ok_or_else(invalid)?;
+    if provider.store.is_access_token_revoked(jti).await? {
+        return Err(revoked());
+    }
+    if let Some(grant_id) = text("grant_id") {
+        match provider.store.find_grant(grant_id).await? {
+            Some(grant) if !grant.revoked => {}
+            _ => return Err(revoked()),
+        }
     }
     let scopes = text("scope").map(|scope| scope.split(' ').map(str::to_string).collect()).unwrap_or_default();
     Ok(ValidAccessToken { claims, scopes })

@@ -82,6 +82,25 @@ const MIGRATIONS: &[&str] = &[
         state_changed_at INTEGER NOT NULL
     );
     ",
+    // 2: refresh token families and revoked access tokens.
+    "
+    CREATE TABLE refresh_tokens (
+        token_hash  BLOB PRIMARY KEY,
+        grant_id    TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+        client_id   TEXT NOT NULL,
+        scopes      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        consumed_at INTEGER,
+        replaced_by BLOB
+    );
+    CREATE INDEX refresh_tokens_grant ON refresh_tokens(grant_id);
+    CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
+    CREATE TABLE revoked_access_tokens (
+        jti        TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {

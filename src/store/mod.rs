@@ -171,6 +171,30 @@ pub struct Grant {
     pub revoked: bool,
 }
 
+/// One refresh token of a grant's family (stored by hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: Vec<u8>,
+    pub grant_id: String,
+    pub client_id: String,
+    /// The scopes of the grant; a refresh may narrow them, never widen.
+    pub scopes: Vec<String>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// Set when the token was exchanged for its successor.
+    pub consumed_at: Option<UnixTime>,
+}
+
+/// What happened when a refresh token was exchanged.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The token was live; its successor is stored. Holds the old token.
+    Rotated(RefreshToken),
+    /// The token had already been exchanged: a replay.
+    AlreadyConsumed(RefreshToken),
+    Unknown,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -251,11 +275,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn find_grant(&self, id: &str) -> StoreResult<Option<Grant>>;
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
 
+    // Refresh tokens and access token revocation.
+    async fn insert_refresh_token(&self, token: RefreshToken) -> StoreResult<()>;
+    async fn find_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    /// Consumes `old_hash` and stores `successor` (which inherits the old
+    /// token's grant, client and scopes) in one transaction: of concurrent
+    /// callers exactly one gets `Rotated`, and there is never a moment with
+    /// the old token consumed and no successor.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8],
+        successor_hash: Vec<u8>,
+        successor_expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Rotation>;
+    /// Remembers a revoked access token until it would have expired anyway.
+    async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+
     // Signing keys (the private halves live in the key directory).
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn insert_signing_key(&self, record: SigningKeyRecord) -> StoreResult<()>;
 
     // Housekeeping.
-    /// Deletes expired codes, transactions and sessions.
+    /// Deletes expired codes, transactions, sessions, refresh tokens and
+    /// revocation records.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }

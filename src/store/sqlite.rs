@@ -154,6 +154,20 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
     options.open(path).map(drop).map_err(|err| db_err(format!("cannot create database {}: {err}", path.display())))
 }
 
+const REFRESH_COLUMNS: &str = "token_hash, grant_id, client_id, scopes, created_at, expires_at, consumed_at";
+
+fn refresh_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshToken> {
+    Ok(RefreshToken {
+        token_hash: row.get(0)?,
+        grant_id: row.get(1)?,
+        client_id: row.get(2)?,
+        scopes: from_json(row.get(3)?)?,
+        created_at: row.get(4)?,
+        expires_at: row.get(5)?,
+        consumed_at: row.get(6)?,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_user(&self, user: User) -> StoreResult<()> {
@@ -573,6 +587,98 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn insert_refresh_token(&self, token: RefreshToken) -> StoreResult<()> {
+        self.call(move |conn| {
+            conn.prepare_cached(&format!(
+                "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    token.token_hash,
+                    token.grant_id,
+                    token.client_id,
+                    json(&token.scopes),
+                    token.created_at,
+                    token.expires_at,
+                    token.consumed_at
+                ])
+            })
+            .map_err(conflict("refresh token"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
+        let token_hash = token_hash.to_vec();
+        self.call(move |conn| {
+            conn.prepare_cached(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = ?1"))
+                .and_then(|mut stmt| stmt.query_row([token_hash], refresh_from_row).optional())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8],
+        successor_hash: Vec<u8>,
+        successor_expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Rotation> {
+        let old_hash = old_hash.to_vec();
+        self.call(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let old = tx
+                .prepare_cached(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = ?1"))
+                .and_then(|mut stmt| stmt.query_row([&old_hash], refresh_from_row).optional())
+                .map_err(db_err)?;
+            let outcome = match old {
+                None => Rotation::Unknown,
+                Some(old) if old.consumed_at.is_some() => Rotation::AlreadyConsumed(old),
+                Some(old) => {
+                    tx.execute(
+                        "UPDATE refresh_tokens SET consumed_at = ?2, replaced_by = ?3 WHERE token_hash = ?1",
+                        params![old_hash, now, successor_hash],
+                    )
+                    .map_err(db_err)?;
+                    tx.execute(
+                        &format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)"),
+                        params![successor_hash, old.grant_id, old.client_id, json(&old.scopes), now, successor_expires_at],
+                    )
+                    .map_err(db_err)?;
+                    Rotation::Rotated(old)
+                }
+            };
+            tx.commit().map_err(db_err)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+        let jti = jti.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?1, ?2) ON CONFLICT (jti) DO NOTHING",
+                params![jti, expires_at],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let jti = jti.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached("SELECT 1 FROM revoked_access_tokens WHERE jti = ?1")
+                .and_then(|mut stmt| stmt.exists([jti]))
+                .map_err(db_err)
+        })
+        .await
+    }
+
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         self.call(move |conn| {
             let mut stmt = conn
@@ -615,6 +721,8 @@ impl Store for SqliteStore {
                 // Redeemed codes are kept an hour past expiry so that a late
                 // replay is still recognised as reuse.
                 "DELETE FROM authorization_codes WHERE expires_at < ?1 - 3600",
+                "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+                "DELETE FROM revoked_access_tokens WHERE expires_at < ?1",
             ] {
                 removed += conn.execute(sql, [now]).map_err(db_err)? as u64;
             }

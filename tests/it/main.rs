@@ -4,10 +4,15 @@
 
 mod authorize_errors;
 mod cli;
+mod client_credentials;
 mod discovery;
 mod flow;
+mod introspection;
 mod login;
+mod logout;
 mod pages;
+mod prompts;
+mod refresh;
 mod support;
 mod tidy;
 mod token_errors;

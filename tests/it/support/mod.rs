@@ -228,7 +228,10 @@ pub fn html_unescape(text: &str) -> String {
 /// Runs the whole flow for `client_id` (confidential, registered at
 /// RP_CALLBACK) and returns the code.
 pub async fn obtain_code(server: &TestServer, browser: &reqwest::Client, client_id: &str, extra: &[(&str, &str)]) -> String {
-    let mut params = vec![("response_type", "code"), ("client_id", client_id), ("redirect_uri", RP_CALLBACK), ("scope", "openid"), ("state", "xyz")];
+    let mut params = vec![("response_type", "code"), ("client_id", client_id), ("redirect_uri", RP_CALLBACK), ("state", "xyz")];
+    if !extra.iter().any(|(name, _)| *name == "scope") {
+        params.push(("scope", "openid"));
+    }
     params.extend_from_slice(extra);
     let callback = login_and_consent(browser, &authorize_url(server, &params), "alice").await;
     query_param(&callback, "code").unwrap_or_else(|| panic!("no code in {callback}"))
@@ -249,4 +252,40 @@ pub async fn token_request(
     let headers = response.headers().clone();
     let body = response.json().await.unwrap_or(serde_json::Value::Null);
     (status, body, headers)
+}
+
+/// Logs alice in for `client_id` with `scope` and redeems the code with
+/// client_secret_basic; returns the token response.
+pub async fn obtain_tokens(server: &TestServer, client_id: &str, secret: &str, scope: &str) -> serde_json::Value {
+    let browser = browser();
+    let code = obtain_code(server, &browser, client_id, &[("scope", scope)]).await;
+    let (status, body, _) = token_request(
+        server,
+        Some((client_id, secret)),
+        &[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", RP_CALLBACK)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+pub async fn refresh(server: &TestServer, client_id: &str, secret: &str, refresh_token: &str, scope: Option<&str>) -> (u16, serde_json::Value) {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    let (status, body, _) = token_request(server, Some((client_id, secret)), &form).await;
+    (status, body)
+}
+
+pub async fn userinfo_status(server: &TestServer, access_token: &str) -> u16 {
+    http().get(server.url("/userinfo")).bearer_auth(access_token).send().await.unwrap().status().as_u16()
+}
+
+/// POSTs a form to `path` with Basic client authentication.
+pub async fn post_as(server: &TestServer, path: &str, client: (&str, &str), form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let response = http().post(server.url(path)).basic_auth(client.0, Some(client.1)).form(form).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
 }
