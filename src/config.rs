@@ -116,26 +116,62 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     /// Hashes computed at once; 0 means the number of CPU cores.
     pub max_concurrent: usize,
+    /// Logins that may wait for a free hasher; beyond this, 503 + Retry-After.
+    pub max_queue: usize,
 }
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1, max_concurrent: 0 }
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1, max_concurrent: 0, max_queue: 64 }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
-    /// Requests per second per client IP on `POST /login` (sustained).
+    /// Sustained `POST /login` requests per second per client IP.
     pub login_per_second: u64,
-    /// Burst allowance on `POST /login`.
+    /// Burst of `POST /login` requests per client IP.
     pub login_burst: u32,
+    /// Sustained `POST /token` requests per second per client IP (a ceiling
+    /// far above legitimate use: one backend may mint thousands of tokens).
+    pub token_per_second: u64,
+    /// Burst of `POST /token` requests per client IP.
+    pub token_burst: u32,
+    /// Failed logins per client IP per `failure_window` before that IP gets 429.
+    pub login_failures_per_ip: u32,
+    /// Failed client authentications at the token endpoints per client IP per window.
+    pub client_auth_failures_per_ip: u32,
+    /// The window in which failures per IP are counted.
+    #[serde(with = "humantime_serde")]
+    pub failure_window: Duration,
+    /// Password checks per account per `account_window` before it locks.
+    pub account_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub account_window: Duration,
+    /// The first lockout of an account; each further one doubles.
+    #[serde(with = "humantime_serde")]
+    pub account_lockout: Duration,
+    /// The longest lockout.
+    #[serde(with = "humantime_serde")]
+    pub account_lockout_max: Duration,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { login_per_second: 10, login_burst: 50 }
+        Self {
+            login_per_second: 20,
+            login_burst: 100,
+            token_per_second: 5000,
+            token_burst: 10_000,
+            login_failures_per_ip: 100,
+            client_auth_failures_per_ip: 50,
+            failure_window: Duration::from_secs(15 * 60),
+            account_attempts: 5,
+            account_window: Duration::from_secs(15 * 60),
+            account_lockout: Duration::from_secs(60),
+            account_lockout_max: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -280,8 +316,28 @@ impl Config {
         positive("session.login_ttl", self.session.login_ttl)?;
         argon2::Params::new(self.password.memory_kib, self.password.iterations, self.password.parallelism, None)
             .map_err(|err| ConfigError(format!("password: invalid Argon2 parameters: {err}")))?;
-        if self.rate_limit.login_per_second == 0 || self.rate_limit.login_burst == 0 {
-            return Err(ConfigError("rate_limit.login_per_second and rate_limit.login_burst must be at least 1".into()));
+        let limits = &self.rate_limit;
+        for (name, value) in [
+            ("rate_limit.login_per_second", limits.login_per_second),
+            ("rate_limit.login_burst", u64::from(limits.login_burst)),
+            ("rate_limit.token_per_second", limits.token_per_second),
+            ("rate_limit.token_burst", u64::from(limits.token_burst)),
+            ("rate_limit.login_failures_per_ip", u64::from(limits.login_failures_per_ip)),
+            ("rate_limit.client_auth_failures_per_ip", u64::from(limits.client_auth_failures_per_ip)),
+            ("rate_limit.account_attempts", u64::from(limits.account_attempts)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        positive("rate_limit.failure_window", limits.failure_window)?;
+        positive("rate_limit.account_window", limits.account_window)?;
+        positive("rate_limit.account_lockout", limits.account_lockout)?;
+        if limits.account_lockout_max < limits.account_lockout {
+            return Err(ConfigError("rate_limit.account_lockout_max must not be shorter than rate_limit.account_lockout".into()));
+        }
+        if self.password.max_queue == 0 {
+            return Err(ConfigError("password.max_queue must be at least 1".into()));
         }
         Ok(())
     }

@@ -44,7 +44,8 @@ pub async fn open_provider(config: Config, clock: Arc<dyn Clock>) -> Result<Prov
         .await
         .map_err(Fatal::from_display)?;
     let hasher = PasswordHasher::new(&config.password, config.password_concurrency()).map_err(Fatal::from_display)?;
-    Ok(Provider { config, store, keys, hasher, clock, refresh_retries: Default::default() })
+    let throttles = Arc::new(auth::throttle::Throttles::new(&config.rate_limit));
+    Ok(Provider { config, store, keys, hasher, clock, refresh_retries: Default::default(), throttles })
 }
 
 /// The demo login, created on first `serve --demo`.

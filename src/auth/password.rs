@@ -3,6 +3,7 @@
 //! threads that answer discovery and JWKS.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -20,6 +21,9 @@ pub enum PasswordError {
     Empty,
     #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
     TooLong,
+    /// Every hasher is busy and the queue is full: try again shortly.
+    #[error("too many logins are waiting for a password check")]
+    Busy,
     #[error("password hashing failed: {0}")]
     Internal(String),
 }
@@ -28,6 +32,9 @@ pub enum PasswordError {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Callers waiting for a permit, and how many may wait.
+    waiting: Arc<AtomicUsize>,
+    max_queue: usize,
     /// A hash of a random password, verified against when the user does not
     /// exist so that both paths cost the same.
     dummy_hash: Arc<OnceCell<String>>,
@@ -46,6 +53,8 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_queue: config.max_queue,
             dummy_hash: Arc::new(OnceCell::new()),
         })
     }
@@ -98,12 +107,29 @@ impl PasswordHasher {
             .cloned()
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Logins waiting for a hasher right now.
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free. The queue is
+    /// bounded: a flood gets `Busy` instead of piling up without limit.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|err| PasswordError::Internal(err.to_string()))?;
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(PasswordError::Busy);
+                }
+                let permit = self.permits.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                permit.map_err(|err| PasswordError::Internal(err.to_string()))?
+            }
+        };
         tokio::task::spawn_blocking(work).await.map_err(|err| PasswordError::Internal(err.to_string()))?
     }
 }
@@ -124,7 +150,7 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasher {
-        let config = PasswordConfig { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 1 };
+        let config = PasswordConfig { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 1, max_queue: 1 };
         PasswordHasher::new(&config, 1).unwrap()
     }
 
@@ -136,6 +162,27 @@ mod tests {
         assert!(hasher.verify(SecretString::from("correct horse"), Some(hash.clone())).await.unwrap());
         assert!(!hasher.verify(SecretString::from("wrong"), Some(hash)).await.unwrap());
         assert!(!hasher.verify(SecretString::from("correct horse"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_instead_of_waiting() {
+        let config = PasswordConfig { memory_kib: 8 * 1024, iterations: 3, parallelism: 1, max_concurrent: 1, max_queue: 2 };
+        let hasher = PasswordHasher::new(&config, 1).unwrap();
+        let attempts: Vec<_> = (0..12)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(SecretString::from("pw")).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for attempt in attempts {
+            if matches!(attempt.await.unwrap(), Err(PasswordError::Busy)) {
+                busy += 1;
+            }
+        }
+        // One hashing, two waiting: the other nine are turned away.
+        assert!(busy >= 6, "only {busy} were refused");
+        assert_eq!(hasher.queue_depth(), 0);
     }
 
     #[tokio::test]

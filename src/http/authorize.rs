@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use crate::oidc::authorize::{self, LoginResult, Next};
 use crate::oidc::{OidcError, scopes};
 
+use super::client_ip::ClientIp;
 use super::extract::{BrowserCookies, PageForm, QueryParams};
 use super::pages::{self, ConsentPage, LoginPage, ScopeLine};
 use super::{AppState, cookies};
@@ -74,12 +75,22 @@ fn render_login(
     )
 }
 
-async fn login_post(State(state): State<AppState>, cookies: BrowserCookies, PageForm(params): PageForm) -> Response {
+async fn login_post(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    cookies: BrowserCookies,
+    form: PageForm,
+) -> Response {
+    let params = match form.strict() {
+        Ok(params) => params,
+        Err(err) => return err.into_response(),
+    };
     let field = |name: &str| params.get(name).unwrap_or_default();
     let password = SecretString::from(field("password").to_string());
     let result = authorize::submit_login(
         &state.provider,
         &cookies.browser,
+        client_ip,
         field("request_id"),
         field("csrf_token"),
         field("username"),
@@ -127,7 +138,11 @@ async fn consent_get(State(state): State<AppState>, cookies: BrowserCookies, Que
     )
 }
 
-async fn consent_post(State(state): State<AppState>, cookies: BrowserCookies, PageForm(params): PageForm) -> Response {
+async fn consent_post(State(state): State<AppState>, cookies: BrowserCookies, form: PageForm) -> Response {
+    let params = match form.strict() {
+        Ok(params) => params,
+        Err(err) => return err.into_response(),
+    };
     let field = |name: &str| params.get(name).unwrap_or_default();
     let approved = match field("decision") {
         "allow" => true,

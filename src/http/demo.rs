@@ -118,7 +118,9 @@ async fn finish(
     let params = Params::parse(form.as_bytes());
     let describe = |err: OidcError| err.to_string();
     let credentials = ClientCredentials::None { client_id: DEMO_CLIENT_ID.into() };
-    let client = token::authenticate_client(provider, &credentials).await.map_err(describe)?;
+    // The demo relying party runs inside the server: its address is loopback.
+    let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let client = token::authenticate_client(provider, &credentials, loopback).await.map_err(describe)?;
     let tokens = token::exchange(provider, &client, &params).await.map_err(describe)?;
     let id_token = tokens.id_token.clone().ok_or("no ID token was issued")?;
 

@@ -72,6 +72,25 @@ impl IntoResponse for OidcError {
                 no_store(&mut response);
                 response
             }
+            OidcError::Throttled { retry_after, page } => {
+                let mut response = if page {
+                    pages::error_page(StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Wait a little and try again.")
+                } else {
+                    let body = json!({ "error": "temporarily_unavailable", "error_description": "too many requests; retry later" });
+                    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+                };
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+                no_store(&mut response);
+                response
+            }
+            OidcError::Busy => {
+                let mut response = pages::error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server is busy checking other passwords. Try again in a moment.",
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
             OidcError::Internal(details) => {
                 tracing::error!(error = %details, "internal error");
                 let body = json!({ "error": "server_error", "error_description": "the server could not complete the request" });

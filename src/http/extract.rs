@@ -52,12 +52,31 @@ impl<S: Send + Sync> FromRequest<S> for ApiForm {
     type Rejection = OidcError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read_form(request, state).await.map(ApiForm).map_err(OidcError::invalid_request)
+        let params = read_form(request, state).await.map_err(OidcError::invalid_request)?;
+        if let Some(problem) = params.malformed() {
+            return Err(OidcError::invalid_request(problem.to_string()));
+        }
+        Ok(ApiForm(params))
     }
 }
 
-/// A form body for a browser page: rejections are an error page.
+/// A form body for a browser page: rejections are an error page. Bad
+/// encoding and duplicates stay recorded in `Params` for endpoints (like
+/// `/authorize`) whose spec decides how to answer them.
 pub struct PageForm(pub Params);
+
+impl PageForm {
+    /// For latchkey's own forms: any duplicate or bad value is a forgery.
+    pub fn strict(self) -> Result<Params, OidcError> {
+        if let Some(problem) = self.0.malformed() {
+            return Err(OidcError::Page(format!("The form could not be read: {problem}.")));
+        }
+        if let Some(name) = self.0.first_duplicate() {
+            return Err(OidcError::Page(format!("The form could not be read: {name} was sent more than once.")));
+        }
+        Ok(self.0)
+    }
+}
 
 impl<S: Send + Sync> FromRequest<S> for PageForm {
     type Rejection = OidcError;

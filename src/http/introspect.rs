@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use crate::oidc::{introspect, token};
 
 use super::AppState;
+use super::client_ip::ClientIp;
 use super::error::no_store;
 use super::extract::{ApiForm, client_credentials};
 
@@ -16,9 +17,14 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/introspect", post(introspect_post)).route("/revoke", post(revoke_post))
 }
 
-async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, ApiForm(params): ApiForm) -> Response {
+async fn introspect_post(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    ApiForm(params): ApiForm,
+) -> Response {
     let result = async {
-        let client = token::authenticate_client(&state.provider, &client_credentials(&headers, &params)?).await?;
+        let client = token::authenticate_client(&state.provider, &client_credentials(&headers, &params)?, client_ip).await?;
         introspect::require_confidential(&client)?;
         introspect::introspect(&state.provider, &client, &params).await
     }
@@ -33,9 +39,14 @@ async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, ApiF
     }
 }
 
-async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, ApiForm(params): ApiForm) -> Response {
+async fn revoke_post(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    ApiForm(params): ApiForm,
+) -> Response {
     let result = async {
-        let client = token::authenticate_client(&state.provider, &client_credentials(&headers, &params)?).await?;
+        let client = token::authenticate_client(&state.provider, &client_credentials(&headers, &params)?, client_ip).await?;
         introspect::require_confidential(&client)?;
         introspect::revoke(&state.provider, &client, &params).await
     }

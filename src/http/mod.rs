@@ -5,6 +5,7 @@
 //! render); no axum type appears below this module.
 
 pub mod authorize;
+pub mod client_ip;
 pub mod cookies;
 pub mod demo;
 pub mod discovery;
@@ -16,7 +17,7 @@ pub mod pages;
 pub mod token;
 pub mod userinfo;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,13 +44,17 @@ pub struct AppState {
     pub discovery: Bytes,
     /// Whether `/demo` is served.
     pub demo: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (parsed once).
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
 }
 
 impl AppState {
     pub fn new(provider: Provider, demo: bool) -> Self {
         let document = crate::oidc::discovery::document(&provider.config);
         let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
-        Self { provider, discovery, demo }
+        let trusted_proxies =
+            Arc::new(provider.config.server.trusted_proxies.iter().filter_map(|proxy| proxy.parse().ok()).collect());
+        Self { provider, discovery, demo, trusted_proxies }
     }
 }
 
@@ -58,20 +63,10 @@ impl AppState {
 /// throttle keys on the peer address.
 pub fn app(state: AppState) -> Router {
     let limits = &state.provider.config.rate_limit;
-    let interval = Duration::from_millis((1000 / limits.login_per_second).max(1));
-    let throttle = GovernorConfigBuilder::default()
-        .period(interval)
-        .burst_size(limits.login_burst)
-        .finish()
-        .map(|config| GovernorLayer::new(Arc::new(config)));
-    let mut login = authorize::routes();
-    if let Some(throttle) = throttle {
-        login = login.route_layer(throttle);
-    }
     let mut router = Router::new()
-        .merge(login)
+        .merge(with_ceiling(authorize::routes(), &state, limits.login_per_second, limits.login_burst, true))
+        .merge(with_ceiling(token::routes(), &state, limits.token_per_second, limits.token_burst, false))
         .merge(discovery::routes())
-        .merge(token::routes())
         .merge(userinfo::routes())
         .merge(introspect::routes())
         .merge(logout::routes())
@@ -86,8 +81,34 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+            // The path only: query strings carry codes and tokens.
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
+}
+
+/// Adds a per-client-IP ceiling on POST requests (tower-governor) to
+/// `routes`, answering 429 with `Retry-After` as a page (`page`) or as
+/// OAuth JSON.
+fn with_ceiling(routes: Router<AppState>, state: &AppState, per_second: u64, burst: u32, page: bool) -> Router<AppState> {
+    let key = client_ip::ClientIpKey { trusted: state.trusted_proxies.clone() };
+    let mut builder = GovernorConfigBuilder::default().key_extractor(key);
+    builder
+        .period(Duration::from_nanos(1_000_000_000 / per_second.max(1)))
+        .burst_size(burst)
+        .methods(vec![axum::http::Method::POST]);
+    // Both numbers are validated non-zero at start-up, so this is Some.
+    let Some(config) = builder.finish() else { return routes };
+    let layer = GovernorLayer::new(Arc::new(config)).error_handler(move |error| {
+        let retry_after = match error {
+            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => wait_time,
+            _ => 1,
+        };
+        tracing::warn!(event = "request_throttled", "request ceiling reached");
+        crate::oidc::OidcError::Throttled { retry_after, page }.into_response()
+    });
+    routes.route_layer(layer)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use crate::oidc::token;
 
 use super::AppState;
+use super::client_ip::ClientIp;
 use super::error::no_store;
 use super::extract::{ApiForm, client_credentials};
 
@@ -16,10 +17,15 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/token", post(token_post))
 }
 
-async fn token_post(State(state): State<AppState>, headers: HeaderMap, ApiForm(params): ApiForm) -> Response {
+async fn token_post(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    ApiForm(params): ApiForm,
+) -> Response {
     let result = async {
         let credentials = client_credentials(&headers, &params)?;
-        let client = token::authenticate_client(&state.provider, &credentials).await?;
+        let client = token::authenticate_client(&state.provider, &credentials, client_ip).await?;
         token::exchange(&state.provider, &client, &params).await
     }
     .await;

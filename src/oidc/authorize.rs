@@ -6,12 +6,14 @@
 //! browser that started it; a code is only issued for an authenticated,
 //! enabled user who has consented to exactly the scopes in the code.
 
+use std::net::IpAddr;
+
 use secrecy::SecretString;
 
 use crate::auth::username;
 use crate::clock::UnixTime;
 use crate::secrets::{constant_time_eq, random_token, token_hash};
-use crate::store::{AuthorizationCode, AuthorizationRequest, Client, LoginRequest, ResponseMode, Session, User};
+use crate::store::{AttemptDecision, AuthorizationCode, AuthorizationRequest, Client, LoginRequest, ResponseMode, Session, User};
 use crate::tokens::{ID_TOKEN_TYP, jwt};
 
 use super::{Browser, OidcError, OidcResult, Params, Provider, Redirect, pkce, redirect_uri, scopes};
@@ -319,29 +321,50 @@ pub const LOGIN_FAILED: &str = "The user name or password is not correct.";
 pub async fn submit_login(
     provider: &Provider,
     browser: &Browser,
+    client_ip: IpAddr,
     request_id: &str,
     csrf_token: &str,
     username_input: &str,
     password: SecretString,
 ) -> OidcResult<LoginResult> {
     let login = load_login_request(provider, request_id, browser, Some(csrf_token)).await?;
-    // Look the user up; an unknown or disabled user still pays for one
-    // Argon2 verification so that timing does not reveal which it was.
-    let user = match username::normalize(username_input) {
-        Ok(name) => provider.store.find_user_by_username(&name).await?,
-        Err(_) => None,
+    let now = provider.now();
+    if let Some(retry_after) = provider.throttles.login_failures.blocked_for(client_ip, now) {
+        tracing::warn!(event = "login_throttled", reason = "ip", "login refused: too many failures from this address");
+        return Err(OidcError::Throttled { retry_after, page: true });
+    }
+    let account = username::normalize(username_input).ok();
+    // Counted before the password check and atomically, so a flood of
+    // parallel guesses gets only a handful of real checks. Unknown names are
+    // counted alike: the answer never tells whether an account exists.
+    if let Some(account) = &account {
+        if let AttemptDecision::Locked { until } =
+            provider.store.begin_login_attempt(account, now, provider.lockout_policy()).await?
+        {
+            tracing::warn!(event = "login_throttled", reason = "account", "login refused: account temporarily locked");
+            return Err(OidcError::Throttled { retry_after: (until - now).max(1) as u64, page: true });
+        }
+    }
+    // An unknown or disabled user still pays for one Argon2 verification so
+    // that timing does not reveal which it was.
+    let user = match &account {
+        Some(name) => provider.store.find_user_by_username(name).await?,
+        None => None,
     };
     let stored_hash = user.as_ref().filter(|user| !user.disabled).map(|user| user.password_hash.clone());
     let matches = provider.hasher.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| matches) else {
+        provider.throttles.login_failures.record_failure(client_ip, now);
         return Ok(LoginResult::Failed { login, message: LOGIN_FAILED });
     };
+    if let Some(account) = &account {
+        provider.store.clear_login_attempts(account).await?;
+    }
 
     // A fresh session id at every login defeats session fixation.
     if let Some(old) = &browser.session_token {
         provider.store.delete_session(&token_hash(old)).await?;
     }
-    let now = provider.now();
     let token = random_token(32);
     provider
         .store

@@ -48,6 +48,13 @@ pub enum OidcError {
     /// the request carried no token at all.
     #[error("bearer token rejected: {description}")]
     Bearer { error: Option<&'static str>, description: String },
+    /// Too many requests or failures from this client IP or for this
+    /// account: 429 with `Retry-After`, as a page or as JSON.
+    #[error("throttled for {retry_after}s")]
+    Throttled { retry_after: u64, page: bool },
+    /// Every password hasher is busy and the queue is full: 503.
+    #[error("the password check queue is full")]
+    Busy,
     /// Something on our side failed; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,7 +92,10 @@ impl From<KeyError> for OidcError {
 
 impl From<crate::auth::PasswordError> for OidcError {
     fn from(err: crate::auth::PasswordError) -> Self {
-        OidcError::Internal(err.to_string())
+        match err {
+            crate::auth::PasswordError::Busy => OidcError::Busy,
+            other => OidcError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -41,11 +41,24 @@ pub struct Provider {
     pub clock: Arc<dyn Clock>,
     /// In-flight and recent refresh exchanges (the retry window).
     pub refresh_retries: retry::RefreshRetries,
+    /// Failure counters per client IP.
+    pub throttles: Arc<crate::auth::throttle::Throttles>,
 }
 
 impl Provider {
     pub fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    /// The per-account lockout numbers from the configuration.
+    pub fn lockout_policy(&self) -> crate::store::LockoutPolicy {
+        let limits = &self.config.rate_limit;
+        crate::store::LockoutPolicy {
+            max_attempts: limits.account_attempts,
+            window_seconds: limits.account_window.as_secs() as i64,
+            lock_seconds: limits.account_lockout.as_secs() as i64,
+            max_lock_seconds: limits.account_lockout_max.as_secs() as i64,
+        }
     }
 
     pub fn issuer(&self) -> &str {

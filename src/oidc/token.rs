@@ -1,6 +1,8 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §5; OIDC Core §3.1.3):
 //! client authentication and the grants.
 
+use std::net::IpAddr;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -36,7 +38,22 @@ impl ClientCredentials {
 
 /// Authenticates the client. Every failure is `invalid_client`, with the
 /// same description, so the answer does not reveal which clients exist.
-pub async fn authenticate_client(provider: &Provider, credentials: &ClientCredentials) -> OidcResult<Client> {
+/// Failures are counted per client IP; past the limit that IP gets 429.
+pub async fn authenticate_client(provider: &Provider, credentials: &ClientCredentials, client_ip: IpAddr) -> OidcResult<Client> {
+    let now = provider.now();
+    let counter = &provider.throttles.client_auth_failures;
+    if let Some(retry_after) = counter.blocked_for(client_ip, now) {
+        return Err(OidcError::Throttled { retry_after, page: false });
+    }
+    let result = check_client_credentials(provider, credentials).await;
+    if matches!(result, Err(OidcError::Token { code: TokenErrorCode::InvalidClient, .. })) {
+        counter.record_failure(client_ip, now);
+        tracing::info!(event = "client_auth_failed", "client authentication failed");
+    }
+    result
+}
+
+async fn check_client_credentials(provider: &Provider, credentials: &ClientCredentials) -> OidcResult<Client> {
     let failed = || OidcError::token(TokenErrorCode::InvalidClient, "client authentication failed");
     let client_id = credentials.client_id();
     if client_id.is_empty() || client_id.len() > 128 {

@@ -101,6 +101,16 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     ",
+    // 3: per-account login attempt counting and lockout.
+    "
+    CREATE TABLE login_attempts (
+        account      TEXT PRIMARY KEY,
+        attempts     INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        lockouts     INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0
+    );
+    ",
 ];
 
 pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -195,6 +195,24 @@ pub enum Rotation {
     Unknown,
 }
 
+/// The numbers of the per-account lockout (see `begin_login_attempt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Attempts allowed per window before the account locks.
+    pub max_attempts: u32,
+    pub window_seconds: i64,
+    /// The first lockout; each further one doubles, up to `max_lock_seconds`.
+    pub lock_seconds: i64,
+    pub max_lock_seconds: i64,
+}
+
+/// Whether a password check may run now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptDecision {
+    Allowed,
+    Locked { until: UnixTime },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -292,6 +310,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Remembers a revoked access token until it would have expired anyway.
     async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+
+    // Login throttling.
+    /// Counts a login attempt for `account` before its password is checked,
+    /// atomically, so that concurrent attempts cannot all slip under the
+    /// limit: at most `max_attempts` checks run per window, then the account
+    /// is locked for a growing time.
+    async fn begin_login_attempt(&self, account: &str, now: UnixTime, policy: LockoutPolicy) -> StoreResult<AttemptDecision>;
+    /// A successful login forgets the account's attempts.
+    async fn clear_login_attempts(&self, account: &str) -> StoreResult<()>;
 
     // Signing keys (the private halves live in the key directory).
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;

@@ -679,6 +679,64 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn begin_login_attempt(&self, account: &str, now: UnixTime, policy: LockoutPolicy) -> StoreResult<AttemptDecision> {
+        let account = account.to_string();
+        self.call(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let row: Option<(i64, i64, i64, i64)> = tx
+                .prepare_cached("SELECT attempts, window_start, lockouts, locked_until FROM login_attempts WHERE account = ?1")
+                .and_then(|mut stmt| stmt.query_row([&account], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))).optional())
+                .map_err(db_err)?;
+            let (mut attempts, mut window_start, mut lockouts, locked_until) = row.unwrap_or((0, now, 0, 0));
+            let decision = if locked_until > now {
+                AttemptDecision::Locked { until: locked_until }
+            } else {
+                if now - window_start >= policy.window_seconds {
+                    // A quiet period long enough also forgets earlier lockouts.
+                    if now - window_start >= 4 * policy.window_seconds {
+                        lockouts = 0;
+                    }
+                    attempts = 0;
+                    window_start = now;
+                }
+                if attempts >= i64::from(policy.max_attempts) {
+                    lockouts += 1;
+                    let factor = 1_i64.checked_shl(lockouts.clamp(1, 30) as u32 - 1).unwrap_or(i64::MAX);
+                    let until = now + policy.lock_seconds.saturating_mul(factor).min(policy.max_lock_seconds);
+                    tx.execute(
+                        "INSERT INTO login_attempts (account, attempts, window_start, lockouts, locked_until)
+                         VALUES (?1, 0, ?2, ?3, ?4)
+                         ON CONFLICT (account) DO UPDATE SET attempts = 0, window_start = ?2, lockouts = ?3, locked_until = ?4",
+                        params![account, now, lockouts, until],
+                    )
+                    .map_err(db_err)?;
+                    AttemptDecision::Locked { until }
+                } else {
+                    tx.execute(
+                        "INSERT INTO login_attempts (account, attempts, window_start, lockouts, locked_until)
+                         VALUES (?1, ?2, ?3, ?4, 0)
+                         ON CONFLICT (account) DO UPDATE SET attempts = ?2, window_start = ?3, lockouts = ?4, locked_until = 0",
+                        params![account, attempts + 1, window_start, lockouts],
+                    )
+                    .map_err(db_err)?;
+                    AttemptDecision::Allowed
+                }
+            };
+            tx.commit().map_err(db_err)?;
+            Ok(decision)
+        })
+        .await
+    }
+
+    async fn clear_login_attempts(&self, account: &str) -> StoreResult<()> {
+        let account = account.to_string();
+        self.call(move |conn| {
+            conn.execute("DELETE FROM login_attempts WHERE account = ?1", [account]).map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         self.call(move |conn| {
             let mut stmt = conn
@@ -723,6 +781,8 @@ impl Store for SqliteStore {
                 "DELETE FROM authorization_codes WHERE expires_at < ?1 - 3600",
                 "DELETE FROM refresh_tokens WHERE expires_at < ?1",
                 "DELETE FROM revoked_access_tokens WHERE expires_at < ?1",
+                // Attempt records of accounts quiet for a day.
+                "DELETE FROM login_attempts WHERE window_start < ?1 - 86400 AND locked_until < ?1",
             ] {
                 removed += conn.execute(sql, [now]).map_err(db_err)? as u64;
             }

@@ -33,8 +33,15 @@ pub fn test_config(dir: &std::path::Path, base: &str) -> Config {
     config.keys.dir = dir.join("keys");
     config.password.memory_kib = 256;
     config.password.iterations = 1;
+    // The suite sets every limit explicitly: high enough that the ordinary
+    // tests never meet them; the throttling tests lower the one they test.
     config.rate_limit.login_per_second = 1000;
     config.rate_limit.login_burst = 1000;
+    config.rate_limit.token_per_second = 10_000;
+    config.rate_limit.token_burst = 10_000;
+    config.rate_limit.login_failures_per_ip = 1000;
+    config.rate_limit.client_auth_failures_per_ip = 1000;
+    config.rate_limit.account_attempts = 100;
     config
 }
 
