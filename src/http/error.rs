@@ -83,6 +83,10 @@ impl IntoResponse for OidcError {
                 no_store(&mut response);
                 response
             }
+            OidcError::TooLarge => {
+                let body = json!({ "error": "invalid_request", "error_description": "the request body is larger than 64 KiB" });
+                (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+            }
             OidcError::Busy => {
                 let mut response = pages::error_page(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -37,11 +37,30 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded")
 }
 
-async fn read_form<S: Send + Sync>(request: Request, state: &S) -> Result<Params, &'static str> {
-    if !is_form(request.headers()) {
-        return Err("the body must be application/x-www-form-urlencoded");
+/// Why a form body was not read.
+enum FormProblem {
+    NotForm,
+    TooLarge,
+    Unreadable,
+}
+
+impl FormProblem {
+    fn describe(&self) -> &'static str {
+        match self {
+            FormProblem::NotForm => "the body must be application/x-www-form-urlencoded",
+            FormProblem::TooLarge => "the body is too large",
+            FormProblem::Unreadable => "the body could not be read",
+        }
     }
-    let bytes = Bytes::from_request(request, state).await.map_err(|_| "the body could not be read or is too large")?;
+}
+
+async fn read_form<S: Send + Sync>(request: Request, state: &S) -> Result<Params, FormProblem> {
+    if !is_form(request.headers()) {
+        return Err(FormProblem::NotForm);
+    }
+    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { FormProblem::TooLarge } else { FormProblem::Unreadable }
+    })?;
     Ok(Params::parse(&bytes))
 }
 
@@ -52,7 +71,10 @@ impl<S: Send + Sync> FromRequest<S> for ApiForm {
     type Rejection = OidcError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let params = read_form(request, state).await.map_err(OidcError::invalid_request)?;
+        let params = read_form(request, state).await.map_err(|problem| match problem {
+            FormProblem::TooLarge => OidcError::TooLarge,
+            other => OidcError::invalid_request(other.describe()),
+        })?;
         if let Some(problem) = params.malformed() {
             return Err(OidcError::invalid_request(problem.to_string()));
         }
@@ -82,10 +104,10 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
     type Rejection = OidcError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read_form(request, state)
-            .await
-            .map(PageForm)
-            .map_err(|problem| OidcError::Page(format!("The form could not be read: {problem}.")))
+        read_form(request, state).await.map(PageForm).map_err(|problem| match problem {
+            FormProblem::TooLarge => OidcError::TooLarge,
+            other => OidcError::Page(format!("The form could not be read: {}.", other.describe())),
+        })
     }
 }
 

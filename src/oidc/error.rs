@@ -52,6 +52,9 @@ pub enum OidcError {
     /// account: 429 with `Retry-After`, as a page or as JSON.
     #[error("throttled for {retry_after}s")]
     Throttled { retry_after: u64, page: bool },
+    /// The request body is over the size limit: 413.
+    #[error("the request body is too large")]
+    TooLarge,
     /// Every password hasher is busy and the queue is full: 503.
     #[error("the password check queue is full")]
     Busy,

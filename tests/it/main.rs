@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod authorize_errors;
+mod bad_input;
 mod cli;
 mod client_credentials;
 mod discovery;
@@ -14,5 +15,6 @@ mod pages;
 mod prompts;
 mod refresh;
 mod support;
+mod throttling;
 mod tidy;
 mod token_errors;
