@@ -37,7 +37,8 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), Fatal> {
         }
         eprintln!();
     }
-    tracing::info!(%issuer, %listen, "latchkey is serving");
+    let bound = listener.local_addr().map(|addr| addr.to_string()).unwrap_or(listen);
+    tracing::info!(%issuer, listen = %bound, "latchkey is serving");
     crate::serve(provider, args.demo, listener, shutdown_signal()).await
 }
 
