@@ -235,3 +235,39 @@ async fn demo_page_shows_a_verified_id_token() {
     assert!(page.contains("demo@example.com"));
     server.stop().await;
 }
+
+/// Refresh with the openidconnect crate: a rotated refresh token and a new
+/// ID token with the same subject and auth_time, verified against /jwks.
+#[tokio::test]
+async fn refresh_with_the_openidconnect_crate() {
+    use openidconnect::{RefreshToken, Nonce as OidcNonce};
+    let server = TestServer::start().await;
+    server.add_user("alice").await;
+    let secret = server.add_confidential_client("webapp", &[RP_CALLBACK]).await;
+    let http_client = http();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http_client).await.unwrap();
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new("webapp".into()), Some(ClientSecret::new(secret)))
+        .set_redirect_uri(RedirectUrl::new(RP_CALLBACK.into()).unwrap());
+    let (auth_url, _state, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, OidcNonce::new_random)
+        .add_scope(Scope::new("offline_access".into()))
+        .url();
+    let callback = login_and_consent(&browser(), auth_url.as_str(), "alice").await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = client.exchange_code(AuthorizationCode::new(code)).unwrap().request_async(&http_client).await.unwrap();
+    let verifier = client.id_token_verifier();
+    let first = tokens.id_token().unwrap().claims(&verifier, &nonce).unwrap().clone();
+    let refresh_token = tokens.refresh_token().expect("a refresh token").clone();
+
+    let refreshed = client.exchange_refresh_token(&refresh_token).unwrap().request_async(&http_client).await.expect("refresh");
+    let rotated: &RefreshToken = refreshed.refresh_token().expect("a rotated refresh token");
+    assert_ne!(rotated.secret(), refresh_token.secret());
+    let again = refreshed.id_token().expect("an ID token on refresh").claims(&verifier, |_: Option<&OidcNonce>| Ok(())).unwrap();
+    assert_eq!(again.subject(), first.subject());
+    assert_eq!(again.auth_time(), first.auth_time());
+    // The old refresh token, replayed after the retry window, is refused.
+    server.clock.advance(10);
+    let replay = client.exchange_refresh_token(&refresh_token).unwrap().request_async(&http_client).await;
+    assert!(replay.is_err());
+    server.stop().await;
+}

@@ -1,0 +1,40 @@
+//! Bearer and ID token verification: arbitrary strings, and real tokens
+//! with fuzzed bytes spliced in, must be rejected without a panic; only the
+//! untouched token verifies.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use latchkey::tokens::{ACCESS_TOKEN_TYP, KeyRing, jwt};
+use libfuzzer_sys::fuzz_target;
+
+fn fixture() -> &'static (KeyRing, String) {
+    static FIXTURE: OnceLock<(KeyRing, String)> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let ring = KeyRing::generate_for_tests("fuzz-kid", 2048).expect("a key");
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), "fuzz".into());
+        let token = jwt::sign(&ring, ACCESS_TOKEN_TYP, claims).expect("a token");
+        (ring, token)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (ring, token) = fixture();
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = jwt::verify(ring, text, &[ACCESS_TOKEN_TYP]);
+    }
+    // Splice the input into the real token at a position it chooses.
+    if let Some((&position, rest)) = data.split_first() {
+        let mut bytes = token.as_bytes().to_vec();
+        let at = usize::from(position) * bytes.len() / 256;
+        bytes.splice(at..(at + rest.len()).min(bytes.len()), rest.iter().copied());
+        if let Ok(text) = String::from_utf8(bytes) {
+            if jwt::verify(ring, &text, &[ACCESS_TOKEN_TYP]).is_ok() {
+                // Only a change that left the signed bytes intact may pass.
+                let signed = |t: &str| t.rsplit_once('.').map(|(head, _)| head.to_string());
+                assert_eq!(signed(&text), signed(token));
+            }
+        }
+    }
+});
