@@ -37,7 +37,7 @@ impl FailureCounter {
         let windows = self.lock();
         let (start, failures) = *windows.get(&ip)?;
         let remaining = start + self.window_seconds - now;
-        (failures >= self.limit && remaining > 0).then(|| remaining as u64)
+        (failures >= self.limit && remaining > 0).then_some(remaining as u64)
     }
 
     pub fn record_failure(&self, ip: IpAddr, now: UnixTime) {
@@ -45,11 +45,10 @@ impl FailureCounter {
         if windows.len() >= MAX_TRACKED && !windows.contains_key(&ip) {
             let window = self.window_seconds;
             windows.retain(|_, (start, _)| now - *start < window);
-            if windows.len() >= MAX_TRACKED {
-                if let Some(oldest) = windows.iter().min_by_key(|(_, (start, _))| *start).map(|(ip, _)| *ip) {
+            if windows.len() >= MAX_TRACKED
+                && let Some(oldest) = windows.iter().min_by_key(|(_, (start, _))| *start).map(|(ip, _)| *ip) {
                     windows.remove(&oldest);
                 }
-            }
         }
         let entry = windows.entry(ip).or_insert((now, 0));
         if now - entry.0 >= self.window_seconds {

@@ -44,16 +44,14 @@ fn canonical_username(name: &str) -> Result<String, AdminError> {
 
 pub async fn add_user(provider: &Provider, new: NewUser) -> Result<User, AdminError> {
     let username = canonical_username(&new.username)?;
-    if let Some(email) = &new.email {
-        if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_control) {
+    if let Some(email) = &new.email
+        && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_control)) {
             return Err(AdminError(format!("{email:?} is not an email address")));
         }
-    }
-    if let Some(name) = &new.display_name {
-        if name.trim().is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+    if let Some(name) = &new.display_name
+        && (name.trim().is_empty() || name.len() > 256 || name.chars().any(char::is_control)) {
             return Err(AdminError("the full name must be 1 to 256 printable characters".into()));
         }
-    }
     let password_hash = provider.hasher.hash(new.password).await?;
     let now = provider.now();
     let user = User {

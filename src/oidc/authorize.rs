@@ -297,11 +297,10 @@ pub async fn load_login_request(
     if login.expires_at <= provider.now() || !constant_time_eq(&login.browser_hash, &token_hash(&browser.browser_token)) {
         return Err(expired());
     }
-    if let Some(csrf_token) = csrf_token {
-        if !constant_time_eq(csrf_token.as_bytes(), login.csrf_token.as_bytes()) {
+    if let Some(csrf_token) = csrf_token
+        && !constant_time_eq(csrf_token.as_bytes(), login.csrf_token.as_bytes()) {
             return Err(OidcError::Page("This form has expired. Go back to the application and start again.".into()));
         }
-    }
     Ok(login)
 }
 
@@ -309,7 +308,7 @@ pub async fn load_login_request(
 #[derive(Debug)]
 pub enum LoginResult {
     /// Wrong credentials: show the form again with this message.
-    Failed { login: LoginRequest, message: &'static str },
+    Failed { login: Box<LoginRequest>, message: &'static str },
     /// Logged in: set the new session cookie and go on.
     LoggedIn { session: NewSession, next: Next },
 }
@@ -337,14 +336,13 @@ pub async fn submit_login(
     // Counted before the password check and atomically, so a flood of
     // parallel guesses gets only a handful of real checks. Unknown names are
     // counted alike: the answer never tells whether an account exists.
-    if let Some(account) = &account {
-        if let AttemptDecision::Locked { until } =
+    if let Some(account) = &account
+        && let AttemptDecision::Locked { until } =
             provider.store.begin_login_attempt(account, now, provider.lockout_policy()).await?
         {
             tracing::warn!(event = "login_throttled", reason = "account", "login refused: account temporarily locked");
             return Err(OidcError::Throttled { retry_after: (until - now).max(1) as u64, page: true });
         }
-    }
     // An unknown or disabled user still pays for one Argon2 verification so
     // that timing does not reveal which it was.
     let user = match &account {
@@ -355,7 +353,7 @@ pub async fn submit_login(
     let matches = provider.hasher.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| matches) else {
         provider.throttles.login_failures.record_failure(client_ip, now);
-        return Ok(LoginResult::Failed { login, message: LOGIN_FAILED });
+        return Ok(LoginResult::Failed { login: Box::new(login), message: LOGIN_FAILED });
     };
     if let Some(account) = &account {
         provider.store.clear_login_attempts(account).await?;

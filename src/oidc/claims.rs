@@ -19,12 +19,11 @@ pub fn user_claims(user: &User, granted: &[String]) -> Map<String, Value> {
         claims.insert("preferred_username".into(), json!(user.username));
         claims.insert("updated_at".into(), json!(user.updated_at));
     }
-    if scopes::contains(granted, scopes::EMAIL) {
-        if let Some(email) = &user.email {
+    if scopes::contains(granted, scopes::EMAIL)
+        && let Some(email) = &user.email {
             claims.insert("email".into(), json!(email));
             claims.insert("email_verified".into(), json!(user.email_verified));
         }
-    }
     claims
 }
 

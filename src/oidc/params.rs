@@ -3,6 +3,7 @@
 //! silently resolved, so each endpoint answers them the way its spec says.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// Longest single parameter value we look at; anything longer is refused.
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
@@ -43,13 +44,15 @@ impl Params {
             if value.is_empty() {
                 continue;
             }
-            let name = name.into_owned();
-            if params.values.contains_key(&name) {
-                if !params.duplicates.contains(&name) {
-                    params.duplicates.push(name);
+            match params.values.entry(name.into_owned()) {
+                Entry::Occupied(existing) => {
+                    if !params.duplicates.contains(existing.key()) {
+                        params.duplicates.push(existing.key().clone());
+                    }
                 }
-            } else {
-                params.values.insert(name, value.into_owned());
+                Entry::Vacant(slot) => {
+                    slot.insert(value.into_owned());
+                }
             }
         }
         params

@@ -31,12 +31,15 @@ async fn start_server(dir: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = child;
     for _ in 0..400 {
         if http().get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
             return child;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 
