@@ -5,21 +5,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::oidc::error::safe_description;
 use crate::oidc::{OidcError, TokenErrorCode};
 
 use super::pages;
-
-/// RFC 6749 §5.2 limits `error_description` to %x20-21 / %x23-5B / %x5D-7E;
-/// anything else (quotes, backslashes, non-ASCII) is replaced.
-pub fn safe_description(text: &str) -> String {
-    text.chars()
-        .map(|c| match c as u32 {
-            0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E => c,
-            _ => '?',
-        })
-        .take(256)
-        .collect()
-}
 
 /// Headers every token-like JSON answer carries (RFC 6749 §5.1).
 pub fn no_store(response: &mut Response) {
@@ -103,15 +92,5 @@ impl IntoResponse for OidcError {
                 response
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn descriptions_keep_to_the_allowed_characters() {
-        assert_eq!(safe_description("a \"b\" \\ é\n"), "a ?b? ? ??");
     }
 }

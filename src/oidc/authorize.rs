@@ -45,7 +45,7 @@ impl std::fmt::Debug for NewSession {
 }
 
 fn error_redirect(request: &AuthorizationRequest, issuer: &str, error: &'static str, description: &str) -> OidcError {
-    let mut params = vec![("error", error.to_string()), ("error_description", description.to_string())];
+    let mut params = vec![("error", error.to_string()), ("error_description", super::error::safe_description(description))];
     if let Some(state) = &request.state {
         params.push(("state", state.clone()));
     }

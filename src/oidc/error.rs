@@ -103,3 +103,26 @@ impl From<crate::auth::PasswordError> for OidcError {
 }
 
 pub type OidcResult<T> = Result<T, OidcError>;
+
+/// RFC 6749 §4.1.2.1 and §5.2 limit `error_description` to %x20-21 /
+/// %x23-5B / %x5D-7E; anything else (quotes, backslashes, control
+/// characters, non-ASCII that a request may have put in) is replaced.
+pub fn safe_description(text: &str) -> String {
+    text.chars()
+        .map(|c| match c as u32 {
+            0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E => c,
+            _ => '?',
+        })
+        .take(256)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_allowed_characters() {
+        assert_eq!(safe_description("a \"b\" \\ é\n"), "a ?b? ? ??");
+    }
+}

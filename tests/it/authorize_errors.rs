@@ -201,3 +201,16 @@ async fn form_post_response_mode_renders_an_auto_submitting_form() {
     assert_eq!(hidden_field(&html, "state"), "fp");
     server.stop().await;
 }
+
+/// HP-ERR: error_description keeps to the RFC 6749 character set even when
+/// it names a parameter the request chose.
+#[tokio::test]
+async fn error_descriptions_use_only_allowed_characters() {
+    let server = setup().await;
+    let url = server.url("/authorize?response_type=code&client_id=webapp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid&%C3%A9%22x=1&%C3%A9%22x=2");
+    let response = http().get(&url).send().await.unwrap();
+    let redirect = location(response.headers());
+    let description = query_param(&redirect, "error_description").unwrap();
+    assert!(description.bytes().all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)), "{description}");
+    server.stop().await;
+}
