@@ -21,7 +21,6 @@ fn json_bytes(body: Bytes, cache_control: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache_control)),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
         ],
         body,
     )

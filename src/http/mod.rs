@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
+use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -65,9 +66,9 @@ pub fn app(state: AppState) -> Router {
     let limits = &state.provider.config.rate_limit;
     let mut router = Router::new()
         .merge(with_ceiling(authorize::routes(), &state, limits.login_per_second, limits.login_burst, true))
-        .merge(with_ceiling(token::routes(), &state, limits.token_per_second, limits.token_burst, false))
-        .merge(discovery::routes())
-        .merge(userinfo::routes())
+        .merge(with_ceiling(token::routes(), &state, limits.token_per_second, limits.token_burst, false).route_layer(cors()))
+        .merge(discovery::routes().route_layer(cors()))
+        .merge(userinfo::routes().route_layer(cors()))
         .merge(introspect::routes())
         .merge(logout::routes())
         .route("/healthz", get(healthz))
@@ -86,6 +87,17 @@ pub fn app(state: AppState) -> Router {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)
+}
+
+/// CORS for the endpoints browser apps call directly (discovery, JWKS,
+/// token, userinfo): any origin, no cookies. Never on `/authorize` or the
+/// pages (RFC 9700 §2.6).
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600))
 }
 
 /// Adds a per-client-IP ceiling on POST requests (tower-governor) to

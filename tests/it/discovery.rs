@@ -80,3 +80,34 @@ async fn the_key_survives_a_restart_and_files_are_private() {
     assert!(dir.exists());
     server.stop().await;
 }
+
+/// Browser apps may call discovery, JWKS, token and userinfo across
+/// origins; the authorization endpoint never answers CORS (RFC 9700 §2.6).
+#[tokio::test]
+async fn cors_only_where_browser_apps_need_it() {
+    let server = TestServer::start().await;
+    for path in ["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"] {
+        let response = http()
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .header("origin", "https://spa.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["access-control-allow-origin"], "*", "{path}");
+        assert!(response.headers().get("access-control-allow-credentials").is_none());
+    }
+    let response = http().get(server.url("/jwks")).header("origin", "https://spa.example").send().await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    for method in [reqwest::Method::GET, reqwest::Method::OPTIONS] {
+        let response = http()
+            .request(method, server.url("/authorize?client_id=x"))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get("access-control-allow-origin").is_none());
+    }
+    server.stop().await;
+}
