@@ -17,6 +17,13 @@ pub fn no_store(response: &mut Response) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
+/// A protocol result as a response that no cache may keep.
+pub fn respond_no_store(result: Result<impl IntoResponse, OidcError>) -> Response {
+    let mut response = result.into_response();
+    no_store(&mut response);
+    response
+}
+
 impl IntoResponse for OidcError {
     fn into_response(self) -> Response {
         match self {

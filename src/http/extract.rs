@@ -143,6 +143,27 @@ impl FromRequestParts<AppState> for BrowserCookies {
     }
 }
 
+/// An authenticated client and its form, for the endpoints that require
+/// client authentication (token, introspection, revocation).
+pub struct AuthenticatedClient {
+    pub client: crate::store::Client,
+    pub params: Params,
+}
+
+impl FromRequest<AppState> for AuthenticatedClient {
+    type Rejection = OidcError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let super::client_ip::ClientIp(client_ip) = super::client_ip::ClientIp::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let ApiForm(params) = ApiForm::from_request(Request::from_parts(parts, body), state).await?;
+        let credentials = client_credentials(&headers, &params)?;
+        let client = crate::oidc::token::authenticate_client(&state.provider, &credentials, client_ip).await?;
+        Ok(AuthenticatedClient { client, params })
+    }
+}
+
 /// Builds the client's credentials from the Authorization header and the
 /// form (RFC 6749 §2.3.1). Using two methods at once is an error.
 pub fn client_credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials, OidcError> {

@@ -1,62 +1,35 @@
 //! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 
-use crate::oidc::{introspect, token};
+use crate::oidc::introspect;
 
 use super::AppState;
-use super::client_ip::ClientIp;
-use super::error::no_store;
-use super::extract::{ApiForm, client_credentials};
+use super::error::respond_no_store;
+use super::extract::AuthenticatedClient;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/introspect", post(introspect_post)).route("/revoke", post(revoke_post))
 }
 
-async fn introspect_post(
-    State(state): State<AppState>,
-    ClientIp(client_ip): ClientIp,
-    headers: HeaderMap,
-    ApiForm(params): ApiForm,
-) -> Response {
+async fn introspect_post(State(state): State<AppState>, request: AuthenticatedClient) -> Response {
     let result = async {
-        let client = token::authenticate_client(&state.provider, &client_credentials(&headers, &params)?, client_ip).await?;
-        introspect::require_confidential(&client)?;
-        introspect::introspect(&state.provider, &client, &params).await
+        introspect::require_confidential(&request.client)?;
+        introspect::introspect(&state.provider, &request.client, &request.params).await
     }
     .await;
-    match result {
-        Ok(answer) => {
-            let mut response = Json(answer).into_response();
-            no_store(&mut response);
-            response
-        }
-        Err(err) => err.into_response(),
-    }
+    respond_no_store(result.map(Json))
 }
 
-async fn revoke_post(
-    State(state): State<AppState>,
-    ClientIp(client_ip): ClientIp,
-    headers: HeaderMap,
-    ApiForm(params): ApiForm,
-) -> Response {
+async fn revoke_post(State(state): State<AppState>, request: AuthenticatedClient) -> Response {
     let result = async {
-        let client = token::authenticate_client(&state.provider, &client_credentials(&headers, &params)?, client_ip).await?;
-        introspect::require_confidential(&client)?;
-        introspect::revoke(&state.provider, &client, &params).await
+        introspect::require_confidential(&request.client)?;
+        introspect::revoke(&state.provider, &request.client, &request.params).await
     }
     .await;
-    match result {
-        Ok(()) => {
-            let mut response = StatusCode::OK.into_response();
-            no_store(&mut response);
-            response
-        }
-        Err(err) => err.into_response(),
-    }
+    respond_no_store(result.map(|()| StatusCode::OK))
 }

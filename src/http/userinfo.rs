@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use crate::oidc::userinfo;
 
 use super::AppState;
-use super::error::no_store;
+use super::error::respond_no_store;
 use super::extract::{ApiForm, bearer_token};
 
 pub fn routes() -> Router<AppState> {
@@ -35,12 +35,5 @@ async fn userinfo_handler(State(state): State<AppState>, request: Request) -> Re
         userinfo::userinfo(&state.provider, &token).await
     }
     .await;
-    match result {
-        Ok(claims) => {
-            let mut response = Json(claims).into_response();
-            no_store(&mut response);
-            response
-        }
-        Err(err) => err.into_response(),
-    }
+    respond_no_store(result.map(Json))
 }
