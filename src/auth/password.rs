@@ -3,6 +3,7 @@
 //! threads that answer discovery and JWKS.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -28,6 +29,10 @@ pub enum PasswordError {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// The number of permits `permits` started with.
+    capacity: usize,
+    /// Hashes waiting for a permit (for the metrics).
+    waiting: Arc<AtomicUsize>,
     /// A hash of a random password, verified against when the user does not
     /// exist so that both paths cost the same.
     dummy_hash: Arc<OnceCell<String>>,
@@ -46,6 +51,8 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            capacity: concurrency.max(1),
+            waiting: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(OnceCell::new()),
         })
     }
@@ -98,13 +105,49 @@ impl PasswordHasher {
             .cloned()
     }
 
+    /// Hashes running now and hashes waiting for a permit.
+    pub fn queue(&self) -> HashQueue {
+        HashQueue {
+            running: self.capacity.saturating_sub(self.permits.available_permits()),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            capacity: self.capacity,
+        }
+    }
+
     /// Runs `work` on the blocking pool once a permit is free.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|err| PasswordError::Internal(err.to_string()))?;
+        let waiting = WaitingGuard::enter(&self.waiting);
+        let permit = self.permits.acquire().await;
+        drop(waiting);
+        let _permit = permit.map_err(|err| PasswordError::Internal(err.to_string()))?;
         tokio::task::spawn_blocking(work).await.map_err(|err| PasswordError::Internal(err.to_string()))?
+    }
+}
+
+/// How busy the hasher is (see `PasswordHasher::queue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashQueue {
+    pub running: usize,
+    pub waiting: usize,
+    pub capacity: usize,
+}
+
+/// Counts a waiter until dropped, also when the waiting future is cancelled.
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -136,6 +179,39 @@ mod tests {
         assert!(hasher.verify(SecretString::from("correct horse"), Some(hash.clone())).await.unwrap());
         assert!(!hasher.verify(SecretString::from("wrong"), Some(hash)).await.unwrap());
         assert!(!hasher.verify(SecretString::from("correct horse"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_queue_counts_running_and_waiting_hashes() {
+        let hasher = cheap();
+        assert_eq!(hasher.queue(), HashQueue { running: 0, waiting: 0, capacity: 1 });
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                hasher
+                    .run(move || {
+                        let _ = started_tx.send(());
+                        let _ = release_rx.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv()).await.unwrap().unwrap();
+        let second = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.run(|| Ok(())).await })
+        };
+        while hasher.queue().waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(hasher.queue(), HashQueue { running: 1, waiting: 1, capacity: 1 });
+        release_tx.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(hasher.queue(), HashQueue { running: 0, waiting: 0, capacity: 1 });
     }
 
     #[tokio::test]

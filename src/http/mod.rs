@@ -12,7 +12,9 @@ pub mod error;
 pub mod extract;
 pub mod introspect;
 pub mod logout;
+pub mod ops;
 pub mod pages;
+pub mod theme;
 pub mod token;
 pub mod userinfo;
 
@@ -29,7 +31,6 @@ use axum::routing::get;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::oidc::Provider;
 
@@ -43,13 +44,24 @@ pub struct AppState {
     pub discovery: Bytes,
     /// Whether `/demo` is served.
     pub demo: bool,
+    /// The `[ui]` look: brand, logo, custom stylesheet.
+    pub theme: Arc<theme::Theme>,
 }
 
 impl AppState {
     pub fn new(provider: Provider, demo: bool) -> Self {
         let document = crate::oidc::discovery::document(&provider.config);
         let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
-        Self { provider, discovery, demo }
+        let theme = Arc::new(theme::Theme::without_css(&provider.config.ui));
+        // The recorder is installed before the first request counts.
+        crate::telemetry::metrics_handle();
+        Self { provider, discovery, demo, theme }
+    }
+
+    /// Uses `theme` (loaded with its stylesheet) for every page.
+    pub fn with_theme(mut self, theme: theme::Theme) -> Self {
+        self.theme = Arc::new(theme);
+        self
     }
 }
 
@@ -76,6 +88,8 @@ pub fn app(state: AppState) -> Router {
         .merge(introspect::routes())
         .merge(logout::routes())
         .route("/healthz", get(healthz))
+        .merge(ops::routes())
+        .merge(theme::routes())
         .route("/static/style.css", get(style_css))
         .route("/static/form_post.js", get(form_post_js))
         .fallback(not_found);
@@ -86,7 +100,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), theme::scope))
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }
 
