@@ -755,10 +755,22 @@ impl Store for SqliteStore {
             create_private_file(&dest)?;
             let mut target = Connection::open(&dest).map_err(db_err)?;
             {
-                let backup = rusqlite::backup::Backup::new(conn, &mut target).map_err(db_err)?;
-                // All pages in one step: one read transaction, so the copy
-                // is a single snapshot however busy the writers are.
-                backup.run_to_completion(-1, Duration::from_millis(50), None).map_err(db_err)?;
+                use rusqlite::backup::{Backup, StepResult};
+                let backup = Backup::new(conn, &mut target).map_err(db_err)?;
+                // All pages in one step (-1): one read transaction, so the
+                // copy is a single snapshot however busy the writers are.
+                let mut attempts = 0;
+                loop {
+                    match backup.step(-1).map_err(db_err)? {
+                        StepResult::Done => break,
+                        StepResult::More => {}
+                        StepResult::Busy | StepResult::Locked if attempts < 100 => {
+                            attempts += 1;
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        _ => return Err(db_err("the database stayed locked; try the backup again")),
+                    }
+                }
             }
             // A self-contained file: no -wal beside it to forget.
             target.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(())).map_err(db_err)?;

@@ -10,6 +10,7 @@ mod flow;
 mod introspection;
 mod login;
 mod logout;
+mod ops;
 mod pages;
 mod prompts;
 mod refresh;
