@@ -1,6 +1,6 @@
 //! The configurable look (`[ui]`): the brand name, an optional logo, and an
 //! optional operator stylesheet served as `/static/custom.css` after the
-//! built-in one. The askama templates read these as runtime values; the
+//! built-in one; also the favicon. The askama templates read these as runtime values; the
 //! theme of the server handling a request is set for that request by
 //! `scope`, so every page renders with it without each handler passing it.
 //!
@@ -98,7 +98,18 @@ pub async fn scope(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/static/custom.css", get(custom_css))
+    Router::new().route("/static/custom.css", get(custom_css)).route("/static/favicon.svg", get(favicon))
+}
+
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        include_str!("../../static/favicon.svg"),
+    )
+        .into_response()
 }
 
 async fn custom_css(State(state): State<AppState>) -> Response {
