@@ -481,6 +481,9 @@ async fn the_ui_theme_is_configurable_escaped_and_keeps_the_csp() {
     assert!(!page.contains("custom.css"));
     assert!(csp.contains("img-src 'self' data:;"), "{csp}");
     assert_eq!(http().get(server.url("/static/custom.css")).send().await.unwrap().status(), 404);
+    let icon = http().get(server.url("/static/favicon.svg")).send().await.unwrap();
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert!(page.contains("href=\"/static/favicon.svg\""));
     server.stop().await;
 }
 
