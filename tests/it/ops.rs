@@ -385,6 +385,12 @@ async fn serve_logs_one_json_line_per_request_and_checkpoints_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
+    let added = latchkey(dir.path())
+        .env("LATCHKEY_SERVER_ISSUER", &base)
+        .args(["client", "add", "app", "--public", "--redirect-uri", "http://127.0.0.1:9/cb"])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let mut child = latchkey(dir.path())
         .env("LATCHKEY_SERVER_LISTEN", format!("127.0.0.1:{port}"))
         .env("LATCHKEY_SERVER_ISSUER", &base)
@@ -407,6 +413,15 @@ async fn serve_logs_one_json_line_per_request_and_checkpoints_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    let known = http()
+        .get(format!(
+            "{base}/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&state=s\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(known.status(), 303);
     assert_eq!(http().get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -433,6 +448,10 @@ async fn serve_logs_one_json_line_per_request_and_checkpoints_on_sigterm() {
     assert!(authorize["latency_ms"].as_f64().is_some());
     assert_eq!(authorize["client_id"], "-", "an unregistered client id is not echoed");
     assert!(events.iter().any(|event| event["event"] == "request" && event["path"] == "/readyz" && event["status"] == 200));
+    assert!(
+        events.iter().any(|event| event["event"] == "request" && event["status"] == 303 && event["client_id"] == "app"),
+        "the request line names a registered client: {stderr}"
+    );
     let checkpoint = events.iter().position(|event| event["event"] == "shutdown_checkpoint").unwrap_or_else(|| panic!("{stderr}"));
     let last_request = events.iter().rposition(|event| event["event"] == "request").unwrap();
     assert!(checkpoint > last_request);
