@@ -20,6 +20,8 @@ pub struct Config {
     pub password: PasswordConfig,
     pub rate_limit: RateLimitConfig,
     pub session: SessionConfig,
+    pub log: LogConfig,
+    pub ui: UiConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,6 +194,41 @@ impl Default for SessionConfig {
     }
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one readable line per event.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`; the `--log-format` flag wins over this.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// The brand name in the page header and page titles.
+    pub title: String,
+    /// An image shown instead of the built-in mark; empty for none.
+    pub logo_url: String,
+    /// A CSS file served after the built-in stylesheet; empty for none.
+    pub custom_css: PathBuf,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { title: "latchkey".into(), logo_url: String::new(), custom_css: PathBuf::new() }
+    }
+}
+
 /// A configuration problem, described in one sentence for the operator.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -339,6 +376,27 @@ impl Config {
         if self.password.max_queue == 0 {
             return Err(ConfigError("password.max_queue must be at least 1".into()));
         }
+        self.validate_ui()?;
+        Ok(())
+    }
+
+    fn validate_ui(&self) -> Result<(), ConfigError> {
+        let title = self.ui.title.trim();
+        if title.is_empty() || title.chars().count() > 64 {
+            return Err(ConfigError("ui.title must be between 1 and 64 characters".into()));
+        }
+        let logo = &self.ui.logo_url;
+        if !logo.is_empty() && !logo.starts_with('/') {
+            let url = url::Url::parse(logo).map_err(|_| {
+                ConfigError(format!("ui.logo_url {logo:?} must be an absolute https URL or a path starting with /"))
+            })?;
+            if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+                return Err(ConfigError(format!("ui.logo_url {logo:?} must be an http(s) URL or a path starting with /")));
+            }
+        }
+        if logo.starts_with("//") || logo.chars().any(|c| c.is_whitespace() || c == ';' || c == ',') {
+            return Err(ConfigError(format!("ui.logo_url {logo:?} must not contain spaces, ';' or ',' or start with //")));
+        }
         Ok(())
     }
 
@@ -468,6 +526,26 @@ mod tests {
         assert!(err.0.contains("serverr"), "{err}");
         let err = Config::from_sources(None, "", env(&[("LATCHKEY_SERVER_ISUER", "x")])).unwrap_err();
         assert!(err.0.contains("LATCHKEY_SERVER_ISUER"), "{err}");
+    }
+
+    #[test]
+    fn log_and_ui_sections_parse_and_validate() {
+        let config = Config::from_sources(
+            Some("[log]\nformat = \"json\"\n[ui]\ntitle = \"Acme login\"\nlogo_url = \"https://cdn.example/logo.svg\"\n"),
+            "t",
+            env(&[("LATCHKEY_UI_CUSTOM_CSS", "/etc/latchkey/custom.css")]),
+        )
+        .unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.ui.title, "Acme login");
+        assert_eq!(config.ui.custom_css, PathBuf::from("/etc/latchkey/custom.css"));
+        let err = Config::from_sources(Some("[log]\nformat = \"xml\"\n"), "f.toml", env(&[])).unwrap_err();
+        assert!(err.0.contains("xml"), "{err}");
+        for logo in ["javascript:alert(1)", "//evil.example/x.png", "https://a.example/x.png; script-src *", "logo.png"] {
+            let result = Config::from_sources(None, "", env(&[("LATCHKEY_UI_LOGO_URL", logo)]));
+            assert!(result.is_err(), "{logo} was accepted");
+        }
+        assert!(Config::from_sources(None, "", env(&[("LATCHKEY_UI_TITLE", " ")])).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod http;
 pub mod oidc;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -110,7 +111,27 @@ pub async fn serve(
             }
         }
     });
-    let result = http::serve(http::AppState::new(provider, demo), listener, shutdown).await;
+    let theme = http::theme::Theme::load(&provider.config.ui).map_err(Fatal);
+    let theme = match theme {
+        Ok(theme) => theme,
+        Err(err) => {
+            purger.abort();
+            return Err(err);
+        }
+    };
+    let store = provider.store.clone();
+    let result = http::serve(http::AppState::new(provider, demo).with_theme(theme), listener, shutdown).await;
     purger.abort();
+    // In-flight requests have finished: fold the write-ahead log into the
+    // database file so it is complete on its own.
+    match store.checkpoint().await {
+        Ok(checkpoint) => tracing::info!(
+            event = "shutdown_checkpoint",
+            complete = checkpoint.complete,
+            frames = checkpoint.checkpointed_frames,
+            "database checkpointed"
+        ),
+        Err(err) => tracing::warn!(error = %err, "checkpoint at shutdown failed"),
+    }
     result.map_err(|err| Fatal(format!("the server stopped: {err}")))
 }

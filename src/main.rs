@@ -1,17 +1,12 @@
-//! The `latchkey` binary: parse arguments, set up logging, dispatch.
+//! The `latchkey` binary: parse arguments, dispatch (`cli::run` sets up logging).
 //! Exit codes: 0 success, 1 operational error, 2 usage error (clap).
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Logging is set up by `cli::run` once the configuration (and its
+    // `[log] format`) is known.
     let cli = latchkey::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

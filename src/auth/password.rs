@@ -32,6 +32,8 @@ pub enum PasswordError {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// The number of permits `permits` started with.
+    capacity: usize,
     /// Callers waiting for a permit, and how many may wait.
     waiting: Arc<AtomicUsize>,
     max_queue: usize,
@@ -53,6 +55,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            capacity: concurrency.max(1),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_queue: config.max_queue,
             dummy_hash: Arc::new(OnceCell::new()),
@@ -107,9 +110,13 @@ impl PasswordHasher {
             .cloned()
     }
 
-    /// Logins waiting for a hasher right now.
-    pub fn queue_depth(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+    /// Hashes running now and hashes waiting for a permit.
+    pub fn queue(&self) -> HashQueue {
+        HashQueue {
+            running: self.capacity.saturating_sub(self.permits.available_permits()),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            capacity: self.capacity,
+        }
     }
 
     /// Runs `work` on the blocking pool once a permit is free. The queue is
@@ -118,19 +125,44 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = match self.permits.clone().try_acquire_owned() {
+        let _permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                // The guard also uncounts a waiter whose future is dropped.
+                let waiting = WaitingGuard::enter(&self.waiting);
+                if self.waiting.load(Ordering::Relaxed) > self.max_queue {
                     return Err(PasswordError::Busy);
                 }
-                let permit = self.permits.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                let permit = self.permits.acquire().await;
+                drop(waiting);
                 permit.map_err(|err| PasswordError::Internal(err.to_string()))?
             }
         };
         tokio::task::spawn_blocking(work).await.map_err(|err| PasswordError::Internal(err.to_string()))?
+    }
+}
+
+/// How busy the hasher is (see `PasswordHasher::queue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashQueue {
+    pub running: usize,
+    pub waiting: usize,
+    pub capacity: usize,
+}
+
+/// Counts a waiter until dropped, also when the waiting future is cancelled.
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -182,7 +214,40 @@ mod tests {
         }
         // One hashing, two waiting: the other nine are turned away.
         assert!(busy >= 6, "only {busy} were refused");
-        assert_eq!(hasher.queue_depth(), 0);
+        assert_eq!(hasher.queue().waiting, 0);
+    }
+
+    #[tokio::test]
+    async fn the_queue_counts_running_and_waiting_hashes() {
+        let hasher = cheap();
+        assert_eq!(hasher.queue(), HashQueue { running: 0, waiting: 0, capacity: 1 });
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                hasher
+                    .run(move || {
+                        let _ = started_tx.send(());
+                        let _ = release_rx.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv()).await.unwrap().unwrap();
+        let second = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.run(|| Ok(())).await })
+        };
+        while hasher.queue().waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(hasher.queue(), HashQueue { running: 1, waiting: 1, capacity: 1 });
+        release_tx.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(hasher.queue(), HashQueue { running: 0, waiting: 0, capacity: 1 });
     }
 
     #[tokio::test]

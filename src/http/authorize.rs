@@ -33,6 +33,9 @@ async fn authorize_post(state: State<AppState>, cookies: BrowserCookies, PageFor
 
 async fn authorize(State(state): State<AppState>, cookies: BrowserCookies, params: crate::oidc::Params) -> Response {
     let result = authorize::start(&state.provider, &params, &cookies.browser).await;
+    if let (Ok(_), Some(client_id)) = (&result, params.get("client_id")) {
+        crate::telemetry::note_client(client_id);
+    }
     let response = next_response(&state, result);
     if cookies.is_new { cookies::set_browser(&state, response, &cookies.browser.browser_token) } else { response }
 }
@@ -100,11 +103,14 @@ async fn login_post(
     match result {
         Ok(LoginResult::Failed { login, message }) => {
             tracing::info!(event = "login_failed", client_id = %login.request.client_id, "login failed");
+            crate::telemetry::login("failed");
+            crate::telemetry::note_client(&login.request.client_id);
             let username: String = field("username").chars().take(256).collect();
             render_login(&state, &login, &username, Some(message), StatusCode::UNAUTHORIZED)
         }
         Ok(LoginResult::LoggedIn { session, next }) => {
             tracing::info!(event = "login_succeeded", "login succeeded");
+            crate::telemetry::login("succeeded");
             let response = next_response(&state, Ok(next));
             cookies::set_session(&state, response, &session.token)
         }

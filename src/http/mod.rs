@@ -13,7 +13,9 @@ pub mod error;
 pub mod extract;
 pub mod introspect;
 pub mod logout;
+pub mod ops;
 pub mod pages;
+pub mod theme;
 pub mod token;
 pub mod userinfo;
 
@@ -31,7 +33,6 @@ use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::oidc::Provider;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub demo: bool,
     /// Proxies whose `X-Forwarded-For` is believed (parsed once).
     pub trusted_proxies: Arc<Vec<IpAddr>>,
+    /// The `[ui]` look: brand, logo, custom stylesheet.
+    pub theme: Arc<theme::Theme>,
 }
 
 impl AppState {
@@ -55,7 +58,16 @@ impl AppState {
         let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
         let trusted_proxies =
             Arc::new(provider.config.server.trusted_proxies.iter().filter_map(|proxy| proxy.parse().ok()).collect());
-        Self { provider, discovery, demo, trusted_proxies }
+        let theme = Arc::new(theme::Theme::without_css(&provider.config.ui));
+        // The recorder is installed before the first request counts.
+        crate::telemetry::metrics_handle();
+        Self { provider, discovery, demo, trusted_proxies, theme }
+    }
+
+    /// Uses `theme` (loaded with its stylesheet) for every page.
+    pub fn with_theme(mut self, theme: theme::Theme) -> Self {
+        self.theme = Arc::new(theme);
+        self
     }
 }
 
@@ -72,6 +84,8 @@ pub fn app(state: AppState) -> Router {
         .merge(introspect::routes())
         .merge(logout::routes())
         .route("/healthz", get(healthz))
+        .merge(ops::routes())
+        .merge(theme::routes())
         .route("/static/style.css", get(style_css))
         .route("/static/form_post.js", get(form_post_js))
         .fallback(not_found);
@@ -82,10 +96,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
-            // The path only: query strings carry codes and tokens.
-            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-        }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), theme::scope))
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }
 

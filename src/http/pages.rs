@@ -1,6 +1,7 @@
 //! HTML pages (askama templates in `templates/`) and the security headers
 //! every page carries: a strict CSP with no inline script, no framing
-//! (RFC 9700 §4.16), no caching, no referrer.
+//! (RFC 9700 §4.16), no caching, no referrer. Pages render with the
+//! request's `theme` (brand, logo, custom stylesheet) as askama runtime values.
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -66,10 +67,19 @@ pub struct FormPostPage<'a> {
     pub params: &'a [(&'static str, String)],
 }
 
+/// The page CSP, with the logo's origin added to `img-src` when it has one.
+fn page_csp(theme: &super::theme::Theme) -> String {
+    match theme.img_source() {
+        Some(origin) => PAGE_CSP.replacen("img-src 'self' data:", &format!("img-src 'self' data: {origin}"), 1),
+        None => PAGE_CSP.to_string(),
+    }
+}
+
 /// Renders a template with the page security headers.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(body) => with_page_headers((status, Html(body)).into_response(), PAGE_CSP),
+    let theme = super::theme::current();
+    match page.render_with_values(theme.as_ref()) {
+        Ok(body) => with_page_headers((status, Html(body)).into_response(), &page_csp(&theme)),
         Err(err) => {
             tracing::error!(error = %err, "template rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -99,9 +109,10 @@ pub fn deliver(redirect: &Redirect) -> Response {
         ResponseMode::Query => see_other(&redirect.location()),
         ResponseMode::FormPost => {
             let page = FormPostPage { redirect_uri: &redirect.redirect_uri, params: &redirect.params };
-            match page.render() {
+            let theme = super::theme::current();
+            match page.render_with_values(theme.as_ref()) {
                 Ok(body) => {
-                    let csp = format!("{PAGE_CSP}; form-action {}", csp_source(&redirect.redirect_uri));
+                    let csp = format!("{}; form-action {}", page_csp(&theme), csp_source(&redirect.redirect_uri));
                     with_page_headers((StatusCode::OK, Html(body)).into_response(), &csp)
                 }
                 Err(err) => {

@@ -69,6 +69,7 @@ pub async fn add_user(provider: &Provider, new: NewUser) -> Result<User, AdminEr
         StoreError::Conflict(_) => AdminError(format!("a user named {:?} already exists", user.username)),
         other => other.into(),
     })?;
+    tracing::info!(event = "user_created", username = %user.username, sub = %user.id, "user created");
     Ok(user)
 }
 
@@ -78,6 +79,7 @@ pub async fn set_password(provider: &Provider, name: &str, password: SecretStrin
     if !provider.store.update_user_password(&username, &hash, provider.now()).await? {
         return Err(AdminError(format!("no user named {username:?}; see `latchkey user list`")));
     }
+    tracing::info!(event = "user_password_changed", %username, "password changed");
     Ok(())
 }
 
@@ -86,6 +88,7 @@ pub async fn set_disabled(provider: &Provider, name: &str, disabled: bool) -> Re
     if !provider.store.update_user_disabled(&username, disabled, provider.now()).await? {
         return Err(AdminError(format!("no user named {username:?}; see `latchkey user list`")));
     }
+    tracing::info!(event = if disabled { "user_disabled" } else { "user_enabled" }, %username, "user changed");
     Ok(())
 }
 
@@ -94,6 +97,7 @@ pub async fn delete_user(provider: &Provider, name: &str) -> Result<(), AdminErr
     if !provider.store.delete_user(&username).await? {
         return Err(AdminError(format!("no user named {username:?}; see `latchkey user list`")));
     }
+    tracing::info!(event = "user_deleted", %username, "user deleted");
     Ok(())
 }
 
@@ -172,6 +176,7 @@ pub async fn add_client(provider: &Provider, new: NewClient) -> Result<CreatedCl
         StoreError::Conflict(_) => AdminError(format!("a client with id {:?} already exists", client.id)),
         other => other.into(),
     })?;
+    tracing::info!(event = "client_created", client_id = %client.id, public = client.is_public(), "client registered");
     Ok(CreatedClient { client, secret: secret.map(SecretString::from) })
 }
 
@@ -183,6 +188,7 @@ pub async fn rotate_client_secret(provider: &Provider, id: &str) -> Result<Secre
             None => AdminError(format!("no client with id {id:?}; see `latchkey client list`")),
         });
     }
+    tracing::info!(event = "client_secret_rotated", client_id = %id, "client secret rotated");
     Ok(SecretString::from(secret))
 }
 
@@ -190,5 +196,6 @@ pub async fn delete_client(provider: &Provider, id: &str) -> Result<(), AdminErr
     if !provider.store.delete_client(id).await? {
         return Err(AdminError(format!("no client with id {id:?}; see `latchkey client list`")));
     }
+    tracing::info!(event = "client_deleted", client_id = %id, "client deleted");
     Ok(())
 }

@@ -60,6 +60,8 @@ async fn check_client_credentials(provider: &Provider, credentials: &ClientCrede
         return Err(failed());
     }
     let client = provider.store.find_client(client_id).await?.ok_or_else(failed)?;
+    // A registered id (not arbitrary input) for the request log line.
+    crate::telemetry::note_client(&client.id);
     match (credentials, &client.secret_hash) {
         (ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. }, Some(expected)) => {
             let presented = token_hash(secret.expose_secret());
@@ -127,6 +129,7 @@ async fn authorization_code(provider: &Provider, client: &Client, params: &Param
             // use produced is revoked: the code has probably leaked.
             provider.store.revoke_grant(&code.grant_id, now).await?;
             tracing::warn!(event = "code_reuse", client_id = %code.client_id, "authorization code used twice; grant revoked");
+            crate::telemetry::code_reuse();
             return Err(OidcError::invalid_grant("the authorization code has already been used"));
         }
         Redemption::Unknown => return Err(OidcError::invalid_grant("the authorization code is not valid")),
@@ -181,6 +184,7 @@ async fn authorization_code(provider: &Provider, client: &Client, params: &Param
     };
     let response = mint(provider, client, &grant, Some(&user), &code.scopes, code.nonce.as_deref(), refresh_token)?;
     tracing::info!(event = "token_issued", grant = "authorization_code", client_id = %client.id, "tokens issued");
+    crate::telemetry::token_issued("authorization_code");
     Ok(response)
 }
 
@@ -311,6 +315,7 @@ async fn rotate(provider: &Provider, client: &Client, params: &Params, presented
     }
     let response = mint(provider, client, &grant, user.as_ref(), &granted, None, Some(successor))?;
     tracing::info!(event = "token_issued", grant = "refresh_token", client_id = %client.id, "tokens issued");
+    crate::telemetry::token_issued("refresh_token");
     Ok(response)
 }
 
@@ -319,6 +324,7 @@ async fn rotate(provider: &Provider, client: &Client, params: &Params, presented
 async fn replayed(provider: &Provider, token: &RefreshToken, now: UnixTime) -> OidcResult<OidcError> {
     provider.store.revoke_grant(&token.grant_id, now).await?;
     tracing::warn!(event = "refresh_reuse", client_id = %token.client_id, "refresh token reused; token family revoked");
+    crate::telemetry::refresh_reuse();
     Ok(OidcError::invalid_grant("the refresh token has already been used"))
 }
 
@@ -354,5 +360,6 @@ async fn client_credentials(provider: &Provider, client: &Client, params: &Param
     };
     let response = mint(provider, client, &grant, None, &granted, None, None)?;
     tracing::debug!(event = "token_issued", grant = "client_credentials", client_id = %client.id, "token issued");
+    crate::telemetry::token_issued("client_credentials");
     Ok(response)
 }

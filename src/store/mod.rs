@@ -328,4 +328,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes expired codes, transactions, sessions, refresh tokens and
     /// revocation records.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+
+    // Operations.
+    /// Succeeds when a write transaction can be started now (readiness);
+    /// nothing is written.
+    async fn check_writable(&self) -> StoreResult<()>;
+    /// Copies the whole database, as one consistent snapshot taken while
+    /// others keep reading and writing, into a new owner-only file at
+    /// `dest`, which must not exist.
+    async fn backup_to(&self, dest: &std::path::Path) -> StoreResult<()>;
+    /// Moves the write-ahead log into the database file and truncates it
+    /// (at shutdown, so the database file alone is complete).
+    async fn checkpoint(&self) -> StoreResult<Checkpoint>;
+}
+
+/// The outcome of a WAL checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// False when a reader or writer kept part of the log from being moved.
+    pub complete: bool,
+    /// Frames that were in the log, and how many were moved.
+    pub log_frames: i64,
+    pub checkpointed_frames: i64,
 }

@@ -790,4 +790,63 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        self.call(|conn| {
+            // A short wait: readiness must answer quickly, and a database
+            // locked for this long is not ready.
+            conn.busy_timeout(Duration::from_millis(500)).map_err(db_err)?;
+            let result = conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;");
+            if result.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            conn.busy_timeout(Duration::from_secs(5)).map_err(db_err)?;
+            result.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        let dest = dest.to_path_buf();
+        self.call(move |conn| {
+            if dest.exists() {
+                return Err(db_err(format!("{} already exists", dest.display())));
+            }
+            create_private_file(&dest)?;
+            let mut target = Connection::open(&dest).map_err(db_err)?;
+            {
+                use rusqlite::backup::{Backup, StepResult};
+                let backup = Backup::new(conn, &mut target).map_err(db_err)?;
+                // All pages in one step (-1): one read transaction, so the
+                // copy is a single snapshot however busy the writers are.
+                let mut attempts = 0;
+                loop {
+                    match backup.step(-1).map_err(db_err)? {
+                        StepResult::Done => break,
+                        StepResult::More => {}
+                        StepResult::Busy | StepResult::Locked if attempts < 100 => {
+                            attempts += 1;
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        _ => return Err(db_err("the database stayed locked; try the backup again")),
+                    }
+                }
+            }
+            // A self-contained file: no -wal beside it to forget.
+            target.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(())).map_err(db_err)?;
+            target.close().map_err(|(_, err)| db_err(err))?;
+            std::fs::File::open(&dest).and_then(|file| file.sync_all()).map_err(db_err)
+        })
+        .await
+    }
+
+    async fn checkpoint(&self) -> StoreResult<Checkpoint> {
+        self.call(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok(Checkpoint { complete: row.get::<_, i64>(0)? == 0, log_frames: row.get(1)?, checkpointed_frames: row.get(2)? })
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
 }

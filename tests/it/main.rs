@@ -13,6 +13,7 @@ mod introspection;
 mod login;
 mod logout;
 mod logs;
+mod ops;
 mod pages;
 mod prompts;
 mod refresh;

@@ -1,0 +1,163 @@
+//! Logs and metrics. Logging is set up once per process (text or JSON lines
+//! on stderr); metrics go to one Prometheus recorder per process, installed
+//! on first use, and are counted at the same points that emit the stable
+//! `event = "..."` audit logs.
+//!
+//! Invariants: no secret, password, code or token is ever a log field or a
+//! metric label; labels have a bounded set of values (route templates, grant
+//! names, key states), never raw paths or user input.
+
+use std::sync::{Mutex, OnceLock};
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::LogFormat;
+
+pub const HTTP_REQUESTS: &str = "latchkey_http_requests_total";
+pub const HTTP_DURATION: &str = "latchkey_http_request_duration_seconds";
+pub const LOGINS: &str = "latchkey_logins_total";
+pub const TOKENS_ISSUED: &str = "latchkey_tokens_issued_total";
+pub const REFRESH_REUSE: &str = "latchkey_refresh_token_reuse_total";
+pub const CODE_REUSE: &str = "latchkey_authorization_code_reuse_total";
+pub const SIGNING_KEYS: &str = "latchkey_signing_keys";
+pub const ROTATION_DUE: &str = "latchkey_signing_key_rotation_due_seconds";
+pub const HASHES_RUNNING: &str = "latchkey_password_hashes_running";
+pub const HASHES_WAITING: &str = "latchkey_password_hashes_waiting";
+
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Sets up the process-wide log subscriber. `LATCHKEY_LOG` is the filter
+/// (default `info`). Calling it again does nothing.
+pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init(),
+    };
+    // An error means a subscriber exists already (a second call, or a test
+    // harness): keep that one.
+    drop(result);
+}
+
+/// The process's Prometheus handle; installs the recorder on first call.
+/// Tests start many servers in one process: they share this recorder, so
+/// counters are per process, as they are in production.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new();
+        let builder = match builder.set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS) {
+            Ok(builder) => builder,
+            Err(err) => {
+                tracing::warn!(error = %err, "latency buckets refused; latency is exported as a summary");
+                PrometheusBuilder::new()
+            }
+        };
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics will stay empty");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests by route template, method and status.");
+    describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "HTTP request latency by route template.");
+    describe_counter!(LOGINS, "Password logins by result: succeeded, failed, throttled.");
+    describe_counter!(TOKENS_ISSUED, "Token responses issued by grant type.");
+    describe_counter!(REFRESH_REUSE, "Consumed refresh tokens presented again (the family was revoked).");
+    describe_counter!(CODE_REUSE, "Authorization codes presented twice (the grant was revoked).");
+    describe_gauge!(SIGNING_KEYS, "Signing keys by state.");
+    describe_gauge!(ROTATION_DUE, metrics::Unit::Seconds, "Seconds until the active signing key is due for rotation (negative: overdue).");
+    describe_gauge!(HASHES_RUNNING, "Argon2 password hashes being computed.");
+    describe_gauge!(HASHES_WAITING, "Argon2 password hashes waiting for a permit.");
+}
+
+/// Renders the process's metrics after `update` has set the gauges that
+/// are sampled at scrape time. A lock keeps one scrape's gauges from being
+/// overwritten by another server's (several run in one test process).
+pub fn render_metrics(update: impl FnOnce()) -> String {
+    static SCRAPE: Mutex<()> = Mutex::new(());
+    let handle = metrics_handle();
+    let _guard = match SCRAPE.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    update();
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// Sets a gauge sampled at scrape time, with at most one label.
+pub fn set_gauge(name: &'static str, label: Option<(&'static str, &'static str)>, value: f64) {
+    match label {
+        Some((key, label_value)) => gauge!(name, key => label_value).set(value),
+        None => gauge!(name).set(value),
+    }
+}
+
+/// Records one finished HTTP request.
+pub fn http_request(endpoint: &str, method: &str, status: u16, seconds: f64) {
+    let endpoint = endpoint.to_string();
+    counter!(HTTP_REQUESTS, "endpoint" => endpoint.clone(), "method" => method.to_string(), "status" => status.to_string())
+        .increment(1);
+    histogram!(HTTP_DURATION, "endpoint" => endpoint).record(seconds);
+}
+
+/// `result` is `succeeded`, `failed` or `throttled`.
+pub fn login(result: &'static str) {
+    counter!(LOGINS, "result" => result).increment(1);
+}
+
+pub fn token_issued(grant: &'static str) {
+    counter!(TOKENS_ISSUED, "grant" => grant).increment(1);
+}
+
+pub fn refresh_reuse() {
+    counter!(REFRESH_REUSE).increment(1);
+}
+
+pub fn code_reuse() {
+    counter!(CODE_REUSE).increment(1);
+}
+
+tokio::task_local! {
+    /// The client a request turned out to be for, filled in by the layers
+    /// below and read by the request log line.
+    static REQUEST_CLIENT: Mutex<Option<String>>;
+}
+
+/// Runs `request` with a slot for its client id; returns the id found.
+pub async fn with_client_slot<T>(request: impl std::future::Future<Output = T>) -> (T, Option<String>) {
+    REQUEST_CLIENT
+        .scope(Mutex::new(None), async {
+            let output = request.await;
+            let client = REQUEST_CLIENT
+                .try_with(|slot| match slot.lock() {
+                    Ok(guard) => guard.clone(),
+                    Err(poisoned) => poisoned.into_inner().clone(),
+                })
+                .ok()
+                .flatten();
+            (output, client)
+        })
+        .await
+}
+
+/// Notes the client the current request is for (a no-op outside a request).
+pub fn note_client(client_id: &str) {
+    let _ = REQUEST_CLIENT.try_with(|slot| {
+        let mut guard = match slot.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Some(client_id.chars().take(128).collect());
+    });
+}
