@@ -221,11 +221,14 @@ pub struct UiConfig {
     pub logo_url: String,
     /// A CSS file served after the built-in stylesheet; empty for none.
     pub custom_css: PathBuf,
+    /// A directory whose `login.html`, `consent.html`, ... replace the
+    /// built-in pages (Jinja syntax, read at start-up); empty for none.
+    pub templates_dir: PathBuf,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self { title: "latchkey".into(), logo_url: String::new(), custom_css: PathBuf::new() }
+        Self { title: "latchkey".into(), logo_url: String::new(), custom_css: PathBuf::new(), templates_dir: PathBuf::new() }
     }
 }
 

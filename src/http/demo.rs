@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/demo", get(demo_get))
 }
 
+#[derive(serde::Serialize)]
 pub struct DemoResult {
     pub id_token: String,
     pub id_token_header: String,
@@ -35,12 +36,16 @@ pub struct DemoResult {
     pub userinfo: String,
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "demo.html")]
 pub struct DemoPage {
     pub signin_url: String,
     pub result: Option<DemoResult>,
     pub error: Option<String>,
+}
+
+impl pages::Page for DemoPage {
+    const NAME: &'static str = "demo.html";
 }
 
 fn pretty(value: &impl serde::Serialize) -> String {

@@ -4,6 +4,7 @@
 //! request's `theme` (brand, logo, custom stylesheet) as askama runtime values.
 
 use askama::Template;
+use serde::Serialize;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -13,12 +14,13 @@ use crate::store::ResponseMode;
 const PAGE_CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+#[derive(Serialize)]
 pub struct ScopeLine {
     pub name: String,
     pub description: String,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub action: &'a str,
@@ -29,7 +31,7 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
     pub action: &'a str,
@@ -40,13 +42,13 @@ pub struct ConsentPage<'a> {
     pub scopes: Vec<ScopeLine>,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
     pub action: &'a str,
@@ -56,11 +58,11 @@ pub struct LogoutPage<'a> {
     pub state: Option<&'a str>,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "logged_out.html")]
 pub struct LoggedOutPage;
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
     pub redirect_uri: &'a str,
@@ -76,10 +78,63 @@ fn page_csp(theme: &super::theme::Theme) -> String {
 }
 
 /// Renders a template with the page security headers.
-pub fn render(status: StatusCode, page: &impl Template) -> Response {
+/// The pages an operator may replace through `ui.templates_dir`.
+pub const PAGE_NAMES: &[&str] =
+    &["login.html", "consent.html", "error.html", "logout.html", "logged_out.html", "form_post.html", "demo.html"];
+
+/// A page: an askama template that can also be handed, as data, to an
+/// operator's replacement template of the same name.
+pub trait Page: Template + Serialize {
+    const NAME: &'static str;
+}
+
+macro_rules! page_names {
+    ($($page:ty => $name:literal),* $(,)?) => {
+        $(impl Page for $page { const NAME: &'static str = $name; })*
+    };
+}
+
+page_names! {
+    LoginPage<'_> => "login.html",
+    ConsentPage<'_> => "consent.html",
+    ErrorPage<'_> => "error.html",
+    LogoutPage<'_> => "logout.html",
+    LoggedOutPage => "logged_out.html",
+    FormPostPage<'_> => "form_post.html",
+}
+
+/// Renders an operator's replacement for `page`, when there is one. The
+/// template sees the page's fields plus `brand`, `logo_url` and `custom_css`.
+fn render_override<P: Page>(theme: &super::theme::Theme, page: &P) -> Option<Result<String, String>> {
+    let environment = theme.overrides.as_ref()?;
+    let template = environment.get_template(P::NAME).ok()?;
+    let context = minijinja::context! {
+        brand => &theme.title,
+        logo_url => &theme.logo_url,
+        custom_css => theme.custom_css.is_some(),
+        ..minijinja::Value::from_serialize(page)
+    };
+    Some(template.render(context).map_err(|err| err.to_string()))
+}
+
+pub fn render<P: Page>(status: StatusCode, page: &P) -> Response {
+    render_page(status, page, None)
+}
+
+/// Renders `page` (or its operator replacement) with the page headers;
+/// `form_action` adds the one origin a page's form may post to.
+fn render_page<P: Page>(status: StatusCode, page: &P, form_action: Option<&str>) -> Response {
     let theme = super::theme::current();
-    match page.render_with_values(theme.as_ref()) {
-        Ok(body) => with_page_headers((status, Html(body)).into_response(), &page_csp(&theme)),
+    let rendered = match render_override(&theme, page) {
+        Some(result) => result,
+        None => page.render_with_values(theme.as_ref()).map_err(|err| err.to_string()),
+    };
+    let csp = match form_action {
+        Some(origin) => format!("{}; form-action {origin}", page_csp(&theme)),
+        None => page_csp(&theme),
+    };
+    match rendered {
+        Ok(body) => with_page_headers((status, Html(body)).into_response(), &csp),
         Err(err) => {
             tracing::error!(error = %err, "template rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -109,17 +164,7 @@ pub fn deliver(redirect: &Redirect) -> Response {
         ResponseMode::Query => see_other(&redirect.location()),
         ResponseMode::FormPost => {
             let page = FormPostPage { redirect_uri: &redirect.redirect_uri, params: &redirect.params };
-            let theme = super::theme::current();
-            match page.render_with_values(theme.as_ref()) {
-                Ok(body) => {
-                    let csp = format!("{}; form-action {}", page_csp(&theme), csp_source(&redirect.redirect_uri));
-                    with_page_headers((StatusCode::OK, Html(body)).into_response(), &csp)
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "template rendering failed");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-                }
-            }
+            render_page(StatusCode::OK, &page, Some(&csp_source(&redirect.redirect_uri)))
         }
     }
 }

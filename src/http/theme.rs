@@ -1,6 +1,8 @@
-//! The configurable look (`[ui]`): the brand name, an optional logo, and an
+//! The configurable look (`[ui]`): the brand name, an optional logo, an
 //! optional operator stylesheet served as `/static/custom.css` after the
-//! built-in one; also the favicon. The askama templates read these as runtime values; the
+//! built-in one, optional operator page templates (Jinja, read at start-up,
+//! rendered instead of the compiled askama page of the same name); also
+//! the favicon. The askama templates read these as runtime values; the
 //! theme of the server handling a request is set for that request by
 //! `scope`, so every page renders with it without each handler passing it.
 //!
@@ -33,6 +35,8 @@ pub struct Theme {
     pub custom_css: Option<Bytes>,
     /// The logo's origin when it is on another site, for `img-src`.
     pub logo_origin: Option<String>,
+    /// Operator templates that replace built-in pages, by page file name.
+    pub overrides: Option<Arc<minijinja::Environment<'static>>>,
 }
 
 impl Default for Theme {
@@ -48,7 +52,7 @@ impl Theme {
             .ok()
             .map(|url| url.origin().ascii_serialization())
             .filter(|origin| origin != "null");
-        Self { title: ui.title.trim().to_string(), logo_url: ui.logo_url.clone(), custom_css: None, logo_origin }
+        Self { title: ui.title.trim().to_string(), logo_url: ui.logo_url.clone(), custom_css: None, logo_origin, overrides: None }
     }
 
     /// The theme with `ui.custom_css` read; an unreadable file is an error
@@ -61,6 +65,9 @@ impl Theme {
             })?;
             theme.custom_css = Some(Bytes::from(css));
         }
+        if !ui.templates_dir.as_os_str().is_empty() {
+            theme.overrides = Some(Arc::new(load_overrides(&ui.templates_dir)?));
+        }
         Ok(theme)
     }
 
@@ -68,6 +75,35 @@ impl Theme {
     pub fn img_source(&self) -> Option<&str> {
         self.logo_origin.as_deref()
     }
+}
+
+/// Reads every page template in `dir`. A file that is not one of
+/// latchkey's pages, or that does not compile, stops the start with a
+/// message naming it, rather than showing a broken page later.
+fn load_overrides(dir: &std::path::Path) -> Result<minijinja::Environment<'static>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|err| format!("cannot read ui.templates_dir {}: {err}; fix the path or set it to \"\"", dir.display()))?;
+    let mut environment = minijinja::Environment::new();
+    // Auto-escaping follows the file name: every page is `.html`.
+    environment.set_auto_escape_callback(minijinja::default_auto_escape_callback);
+    for entry in entries {
+        let path = entry.map_err(|err| format!("cannot read ui.templates_dir {}: {err}", dir.display()))?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()).map(str::to_string) else { continue };
+        if !name.ends_with(".html") {
+            continue;
+        }
+        if !super::pages::PAGE_NAMES.contains(&name.as_str()) {
+            return Err(format!(
+                "ui.templates_dir has {name}, which is not a latchkey page; the pages are {}",
+                super::pages::PAGE_NAMES.join(", ")
+            ));
+        }
+        let source = std::fs::read_to_string(&path).map_err(|err| format!("cannot read template {}: {err}", path.display()))?;
+        environment
+            .add_template_owned(name, source)
+            .map_err(|err| format!("template {} does not compile: {err}", path.display()))?;
+    }
+    Ok(environment)
 }
 
 /// Runtime values for the templates: `brand`, `logo_url` (only when set)

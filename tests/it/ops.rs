@@ -517,3 +517,60 @@ async fn an_unreadable_custom_stylesheet_stops_the_start() {
     let err = latchkey::serve(provider, false, listener, async {}).await.unwrap_err();
     assert!(err.to_string().contains("ui.custom_css") && err.to_string().contains("missing.css"), "{err}");
 }
+
+/// `ui.templates_dir` replaces built-in pages without rebuilding; values
+/// stay escaped and the page headers stay; a stray or broken template
+/// stops the start with a message naming it.
+#[tokio::test]
+async fn operator_templates_replace_pages() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("error.html"),
+        "<!doctype html><title>{{ brand }}</title><p class=\"custom-error\">Custom: {{ message }}</p>",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.path().join("login.html"),
+        "<form method=\"post\" action=\"{{ action }}\"><h1 class=\"custom-login\">{{ client_id }}</h1>\
+         <input type=\"hidden\" name=\"request_id\" value=\"{{ request_id }}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{{ csrf_token }}\">\
+         <input name=\"username\" value=\"{{ username }}\"><input name=\"password\" type=\"password\"></form>",
+    )
+    .unwrap();
+    let dir = templates.path().to_path_buf();
+    let server = TestServer::start_with(move |config| {
+        config.ui.templates_dir = dir;
+        config.ui.title = "Acme <Login>".into();
+    })
+    .await;
+    server.add_user("alice").await;
+    server.add_confidential_client("webapp", &[RP_CALLBACK]).await;
+
+    let response = http().get(server.url("/authorize?client_id=<script>x</script>")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("class=\"custom-error\""), "{html}");
+    assert!(html.contains("Acme &lt;Login&gt;"), "{html}");
+    assert!(!html.contains("<script>"));
+
+    // The replaced login page still works end to end.
+    let browser = browser();
+    let url = authorize_url(&server, &[("response_type", "code"), ("client_id", "webapp"), ("redirect_uri", RP_CALLBACK), ("scope", "openid"), ("login_hint", "\"><b>x</b>")]);
+    let login = location(browser.get(&url).send().await.unwrap().headers());
+    let page = browser.get(&login).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("class=\"custom-login\""), "{page}");
+    assert!(!page.contains("<b>x</b>"), "{page}");
+    let consent = submit_login(&browser, &login, "alice", PASSWORD).await;
+    assert!(consent.contains("/consent?"));
+    server.stop().await;
+
+    // A file that is not a page, and one that does not compile.
+    for (name, body, expected) in [("admin.html", "x", "not a latchkey page"), ("consent.html", "{% if %}", "does not compile")] {
+        let bad = tempfile::tempdir().unwrap();
+        std::fs::write(bad.path().join(name), body).unwrap();
+        let ui = latchkey::config::UiConfig { templates_dir: bad.path().to_path_buf(), ..Default::default() };
+        let err = latchkey::http::theme::Theme::load(&ui).unwrap_err();
+        assert!(err.contains(name) && err.contains(expected), "{err}");
+    }
+}
