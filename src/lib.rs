@@ -100,6 +100,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Fatal> {
+    let theme = http::theme::Theme::load(&provider.config.ui).map_err(Fatal)?;
     let purge_store = provider.store.clone();
     let purge_clock = provider.clock.clone();
     let purger = tokio::spawn(async move {
@@ -111,14 +112,6 @@ pub async fn serve(
             }
         }
     });
-    let theme = http::theme::Theme::load(&provider.config.ui).map_err(Fatal);
-    let theme = match theme {
-        Ok(theme) => theme,
-        Err(err) => {
-            purger.abort();
-            return Err(err);
-        }
-    };
     let store = provider.store.clone();
     let result = http::serve(http::AppState::new(provider, demo).with_theme(theme), listener, shutdown).await;
     purger.abort();
