@@ -37,7 +37,7 @@ pub enum Command {
     /// Manage relying parties (OAuth clients).
     #[command(subcommand)]
     Client(client::ClientCommand),
-    /// Inspect signing keys.
+    /// Inspect, rotate and revoke signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
 }
