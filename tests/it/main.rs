@@ -6,6 +6,7 @@ mod authorize_errors;
 mod cli;
 mod discovery;
 mod flow;
+mod keys;
 mod login;
 mod pages;
 mod support;
