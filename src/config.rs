@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every setting, with a default for each.
@@ -64,13 +65,68 @@ impl Default for DatabaseConfig {
 pub struct KeysConfig {
     pub dir: PathBuf,
     pub rsa_bits: u32,
+    /// How long a key signs before the `next` key takes over.
     #[serde(with = "humantime_serde")]
     pub rotate_every: Duration,
+    /// Added to the longest token lifetime to get how long a `retiring`
+    /// key stays published (clock skew, slow relying parties).
+    #[serde(with = "humantime_serde")]
+    pub retire_margin: Duration,
+    /// A file whose content (first line) is the passphrase that encrypts
+    /// key files; empty means none. `LATCHKEY_KEYS_PASSPHRASE` also sets it.
+    pub passphrase_file: PathBuf,
+    /// The passphrase itself, resolved once while loading the configuration.
+    #[serde(skip)]
+    pub passphrase: Passphrase,
 }
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { dir: "keys".into(), rsa_bits: 2048, rotate_every: Duration::from_secs(30 * 86_400) }
+        Self {
+            dir: "keys".into(),
+            rsa_bits: 2048,
+            rotate_every: Duration::from_secs(30 * 86_400),
+            retire_margin: Duration::from_secs(600),
+            passphrase_file: PathBuf::new(),
+            passphrase: Passphrase::default(),
+        }
+    }
+}
+
+/// The optional passphrase that encrypts key files at rest. Held in a
+/// `SecretString`; `Debug` never shows it.
+#[derive(Clone, Default)]
+pub struct Passphrase(Option<std::sync::Arc<SecretString>>);
+
+impl Passphrase {
+    pub fn new(text: &str) -> Self {
+        Self(Some(std::sync::Arc::new(SecretString::from(text))))
+    }
+
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    pub fn get(&self) -> Option<&SecretString> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for Passphrase {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.get(), other.get()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                crate::secrets::constant_time_eq(a.expose_secret().as_bytes(), b.expose_secret().as_bytes())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Passphrase(set)" } else { "Passphrase(none)" })
     }
 }
 
@@ -238,7 +294,10 @@ impl Default for UiConfig {
 pub struct ConfigError(pub String);
 
 /// Environment variables that start with `LATCHKEY_` but are not config keys.
-const NON_CONFIG_ENV: &[&str] = &["LATCHKEY_LOG", "LATCHKEY_KEYS_PASSPHRASE"];
+const NON_CONFIG_ENV: &[&str] = &["LATCHKEY_LOG", PASSPHRASE_ENV];
+
+/// The environment variable holding the key file passphrase.
+pub const PASSPHRASE_ENV: &str = "LATCHKEY_KEYS_PASSPHRASE";
 
 impl Config {
     /// Loads `path` (or `./latchkey.toml` when present), applies the
@@ -278,17 +337,20 @@ impl Config {
                 .map_err(|err| ConfigError(format!("config file {origin}: {}", one_line(&err))))?;
             merge(&mut merged, file);
         }
-        let env: BTreeMap<String, String> =
+        let mut env: BTreeMap<String, String> =
             env.into_iter().filter(|(name, _)| name.starts_with("LATCHKEY_")).collect();
+        // The passphrase is taken out of the map at once, into a secret.
+        let passphrase_env = env.remove(PASSPHRASE_ENV).map(SecretString::from);
         for (name, value) in env {
             if NON_CONFIG_ENV.contains(&name.as_str()) {
                 continue;
             }
             apply_env(&defaults, &mut merged, &name, &value)?;
         }
-        let config: Config = merged
+        let mut config: Config = merged
             .try_into()
             .map_err(|err| ConfigError(format!("configuration: {}", one_line(&err))))?;
+        config.keys.passphrase = resolve_passphrase(passphrase_env, &config.keys.passphrase_file)?;
         config.validate()?;
         Ok(config)
     }
@@ -419,6 +481,35 @@ impl Config {
             n => n,
         }
     }
+}
+
+/// The key passphrase from `LATCHKEY_KEYS_PASSPHRASE` or from the first
+/// line of `keys.passphrase_file`; setting both is refused as ambiguous.
+fn resolve_passphrase(from_env: Option<SecretString>, file: &Path) -> Result<Passphrase, ConfigError> {
+    let from_file = if file.as_os_str().is_empty() {
+        None
+    } else {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(file).map_err(|err| {
+            ConfigError(format!("cannot read keys.passphrase_file {}: {err}", file.display()))
+        })?);
+        Some(SecretString::from(text.lines().next().unwrap_or_default()))
+    };
+    let secret = match (from_env, from_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "both {PASSPHRASE_ENV} and keys.passphrase_file are set; set only one of them"
+            )));
+        }
+        (Some(secret), None) | (None, Some(secret)) => secret,
+        (None, None) => return Ok(Passphrase::none()),
+    };
+    let text = secret.expose_secret();
+    if text.is_empty() || text.contains('\0') {
+        return Err(ConfigError(format!(
+            "the key passphrase ({PASSPHRASE_ENV} or keys.passphrase_file) must be non-empty text without NUL characters"
+        )));
+    }
+    Ok(Passphrase(Some(std::sync::Arc::new(secret))))
 }
 
 fn positive(name: &str, value: Duration) -> Result<(), ConfigError> {
@@ -577,5 +668,24 @@ mod tests {
         assert!(err.0.contains("LATCHKEY_KEYS_RSA_BITS"), "{err}");
         let err = Config::from_sources(None, "", env(&[("LATCHKEY_SERVER_LISTEN", "nowhere")])).unwrap_err();
         assert!(err.0.contains("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn the_passphrase_comes_from_the_environment_or_a_file_and_never_prints() {
+        let config = Config::from_sources(None, "", env(&[(PASSPHRASE_ENV, "hunter2 hunter2")])).unwrap();
+        assert_eq!(config.keys.passphrase, Passphrase::new("hunter2 hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pass");
+        std::fs::write(&file, "from file\n").unwrap();
+        let toml = format!("[keys]\npassphrase_file = {:?}\n", file.display().to_string());
+        let config = Config::from_sources(Some(&toml), "t", env(&[])).unwrap();
+        assert_eq!(config.keys.passphrase, Passphrase::new("from file"));
+        let err = Config::from_sources(Some(&toml), "t", env(&[(PASSPHRASE_ENV, "x")])).unwrap_err();
+        assert!(err.0.contains("only one"), "{err}");
+        let err = Config::from_sources(None, "", env(&[(PASSPHRASE_ENV, "")])).unwrap_err();
+        assert!(err.0.contains(PASSPHRASE_ENV), "{err}");
+        let config = Config::from_sources(None, "", env(&[("LATCHKEY_KEYS_RETIRE_MARGIN", "1h")])).unwrap();
+        assert_eq!(config.keys.retire_margin, Duration::from_secs(3600));
     }
 }

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::oidc::Provider;
 use crate::oidc::admin::{self, NewClient, NewUser};
 use crate::store::{SqliteStore, Store};
-use crate::tokens::Keys;
+use crate::tokens::{KeySettings, Keys, Maintenance};
 
 /// Why latchkey could not start or finish a command; one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +41,20 @@ pub async fn open_provider(config: Config, clock: Arc<dyn Clock>) -> Result<Prov
     let config = Arc::new(config);
     let store = SqliteStore::open(&config.database.path, config.database.max_connections).map_err(Fatal::from_display)?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let keys = Keys::load_or_create(store.as_ref(), &config.keys.dir, config.keys.rsa_bits, clock.now())
+    let keys = Keys::load_or_create(store.as_ref(), KeySettings::from_config(&config), clock.now())
         .await
         .map_err(Fatal::from_display)?;
     let hasher = PasswordHasher::new(&config.password, config.password_concurrency()).map_err(Fatal::from_display)?;
     let throttles = Arc::new(auth::throttle::Throttles::new(&config.rate_limit));
     Ok(Provider { config, store, keys, hasher, clock, refresh_retries: Default::default(), throttles })
+}
+
+/// One pass of signing key maintenance at the provider's `now`: scheduled
+/// rotation, retirement, clean-up, and reloading keys changed by another
+/// process. The server runs it every `tokens::rotation::MAINTENANCE_INTERVAL`;
+/// tests call it directly after moving the clock.
+pub async fn maintain_keys(provider: &Provider) -> Result<Maintenance, Fatal> {
+    provider.keys.maintain(provider.store.as_ref(), provider.now()).await.map_err(Fatal::from_display)
 }
 
 /// The demo login, created on first `serve --demo`.
@@ -112,9 +120,21 @@ pub async fn serve(
             }
         }
     });
+    let key_provider = provider.clone();
+    let key_keeper = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(tokens::rotation::MAINTENANCE_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = maintain_keys(&key_provider).await {
+                tracing::error!(error = %err, "signing key maintenance failed; retrying");
+            }
+        }
+    });
     let store = provider.store.clone();
     let result = http::serve(http::AppState::new(provider, demo).with_theme(theme), listener, shutdown).await;
     purger.abort();
+    key_keeper.abort();
     // In-flight requests have finished: fold the write-ahead log into the
     // database file so it is complete on its own.
     match store.checkpoint().await {

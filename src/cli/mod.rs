@@ -42,7 +42,7 @@ pub enum Command {
     /// Manage relying parties (OAuth clients).
     #[command(subcommand)]
     Client(client::ClientCommand),
-    /// Inspect signing keys.
+    /// Inspect, rotate and revoke signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Write a consistent copy of the database (safe while the server runs).

@@ -1,7 +1,9 @@
-//! Discovery and JWKS: served from bytes serialised ahead of time.
+//! Discovery and JWKS: served from bytes serialised ahead of time. `/jwks`
+//! carries `Cache-Control: max-age` (`tokens::JWKS_MAX_AGE_SECS`, which the
+//! rotation schedule also uses) and an `ETag`; `If-None-Match` gets a 304.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -31,6 +33,26 @@ async fn discovery_get(State(state): State<AppState>) -> Response {
     json_bytes(state.discovery.clone(), "public, max-age=3600")
 }
 
-async fn jwks_get(State(state): State<AppState>) -> Response {
-    json_bytes(state.provider.keys.current().jwks_bytes(), "public, max-age=300")
+async fn jwks_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let ring = state.provider.keys.current();
+    let cache_control = HeaderValue::from_str(&format!("public, max-age={}", crate::tokens::JWKS_MAX_AGE_SECS))
+        .unwrap_or(HeaderValue::from_static("public, max-age=300"));
+    let etag = HeaderValue::from_str(ring.etag()).unwrap_or(HeaderValue::from_static("\"jwks\""));
+    let unchanged = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == ring.etag());
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        json_bytes(ring.jwks_bytes(), "no-cache")
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, cache_control);
+    headers.insert(header::ETAG, etag);
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
 }

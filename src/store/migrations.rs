@@ -111,6 +111,12 @@ const MIGRATIONS: &[&str] = &[
         locked_until INTEGER NOT NULL DEFAULT 0
     );
     ",
+    // 4: signing key lifecycle. At most one `active` and one `next` key,
+    // enforced by the database itself; revocations are recorded.
+    "
+    ALTER TABLE signing_keys ADD COLUMN revoked_at INTEGER;
+    CREATE UNIQUE INDEX signing_keys_one_per_live_state ON signing_keys(state) WHERE state IN ('active', 'next');
+    ",
 ];
 
 pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {

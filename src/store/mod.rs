@@ -250,6 +250,35 @@ pub struct SigningKeyRecord {
     pub state: KeyState,
     pub created_at: UnixTime,
     pub state_changed_at: UnixTime,
+    /// Set when the key was revoked (it is then `retired`).
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// What one rotation changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The former `next` key, now `active`.
+    pub activated: String,
+    /// The former `active` key, now `retiring` (none if there was none).
+    pub retiring: Option<String>,
+    /// The new `next` key.
+    pub next: String,
+}
+
+/// What a revocation changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRevocation {
+    Unknown,
+    AlreadyRetired,
+    Revoked {
+        /// The state the key was in.
+        was: KeyState,
+        /// The key that became `active` because the revoked one was.
+        activated: Option<String>,
+        /// Whether the replacement record was inserted (as `next`, or as
+        /// `active` when no `next` key existed).
+        replacement_used: bool,
+    },
 }
 
 /// Every persistence use case latchkey has.
@@ -322,7 +351,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // Signing keys (the private halves live in the key directory).
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
-    async fn insert_signing_key(&self, record: SigningKeyRecord) -> StoreResult<()>;
+    /// Inserts a `next` or `active` key unless a key in that state exists
+    /// already (another process was first); returns whether it was inserted.
+    async fn insert_signing_key(&self, record: SigningKeyRecord) -> StoreResult<bool>;
+    /// In one transaction, and only if `next_kid` is still the `next` key:
+    /// `active` → `retiring`, `next_kid` → `active`, `new_next` inserted as
+    /// `next`. `None` when another process rotated first (nothing changed).
+    async fn rotate_signing_keys(
+        &self,
+        next_kid: &str,
+        new_next: SigningKeyRecord,
+        now: UnixTime,
+    ) -> StoreResult<Option<KeyRotation>>;
+    /// Compromise: the key becomes `retired` at once. If it was `active`,
+    /// the `next` key becomes active; `replacement` (whose file exists) is
+    /// inserted as the new `next` when the revocation consumed one.
+    async fn revoke_signing_key(
+        &self,
+        kid: &str,
+        replacement: SigningKeyRecord,
+        now: UnixTime,
+    ) -> StoreResult<KeyRevocation>;
+    /// `retiring` → `retired`; false when the key was not `retiring`.
+    async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool>;
 
     // Housekeeping.
     /// Deletes expired codes, transactions, sessions, refresh tokens and

@@ -141,6 +141,48 @@ fn code_from_row(row: &Row<'_>) -> rusqlite::Result<(AuthorizationCode, Option<i
     ))
 }
 
+const KEY_COLUMNS: &str = "kid, state, created_at, state_changed_at, revoked_at";
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<SigningKeyRecord> {
+    let state: String = row.get(1)?;
+    Ok(SigningKeyRecord {
+        kid: row.get(0)?,
+        // The CHECK constraint allows only the four states; anything else
+        // is treated as unusable rather than published.
+        state: KeyState::parse(&state).unwrap_or(KeyState::Retired),
+        created_at: row.get(2)?,
+        state_changed_at: row.get(3)?,
+        revoked_at: row.get(4)?,
+    })
+}
+
+fn key_state(conn: &Connection, kid: &str) -> StoreResult<Option<KeyState>> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM signing_keys WHERE kid = ?1")
+        .and_then(|mut stmt| stmt.query_row([kid], |row| row.get(0)).optional())
+        .map_err(db_err)?;
+    Ok(state.map(|state| KeyState::parse(&state).unwrap_or(KeyState::Retired)))
+}
+
+/// The kid of the one key in `state` (`active` or `next`), if any.
+fn live_key(conn: &Connection, state: KeyState) -> StoreResult<Option<String>> {
+    conn.prepare_cached("SELECT kid FROM signing_keys WHERE state = ?1")
+        .and_then(|mut stmt| stmt.query_row([state.as_str()], |row| row.get(0)).optional())
+        .map_err(db_err)
+}
+
+/// Inserts a key record; false when the unique index already holds a key
+/// in its (`active` or `next`) state.
+fn insert_key(conn: &Connection, record: &SigningKeyRecord) -> StoreResult<bool> {
+    let changed = conn
+        .execute(
+            &format!("INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"),
+            params![record.kid, record.state.as_str(), record.created_at, record.state_changed_at, record.revoked_at],
+        )
+        .map_err(db_err)?;
+    Ok(changed > 0)
+}
+
 /// Creates the database file owner-only (0600) before SQLite opens it; the
 /// `-wal` and `-shm` files SQLite makes inherit that mode.
 fn create_private_file(path: &Path) -> StoreResult<()> {
@@ -740,32 +782,116 @@ impl Store for SqliteStore {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         self.call(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT kid, state, created_at, state_changed_at FROM signing_keys ORDER BY created_at, kid")
+                .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"))
                 .map_err(db_err)?;
-            let rows = stmt
-                .query_map([], |row| {
-                    let state: String = row.get(1)?;
-                    Ok(SigningKeyRecord {
-                        kid: row.get(0)?,
-                        state: KeyState::parse(&state).unwrap_or(KeyState::Retired),
-                        created_at: row.get(2)?,
-                        state_changed_at: row.get(3)?,
-                    })
-                })
-                .map_err(db_err)?;
+            let rows = stmt.query_map([], key_from_row).map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
         })
         .await
     }
 
-    async fn insert_signing_key(&self, record: SigningKeyRecord) -> StoreResult<()> {
+    async fn insert_signing_key(&self, record: SigningKeyRecord) -> StoreResult<bool> {
+        self.call(move |conn| insert_key(conn, &record)).await
+    }
+
+    async fn rotate_signing_keys(
+        &self,
+        next_kid: &str,
+        new_next: SigningKeyRecord,
+        now: UnixTime,
+    ) -> StoreResult<Option<KeyRotation>> {
+        let next_kid = next_kid.to_string();
         self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO signing_keys (kid, state, created_at, state_changed_at) VALUES (?1, ?2, ?3, ?4)",
-                params![record.kid, record.state.as_str(), record.created_at, record.state_changed_at],
+            // IMMEDIATE: two rotations are serialised and the second sees
+            // that its `next` key is `next` no longer.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            if key_state(&tx, &next_kid)? != Some(KeyState::Next) {
+                return Ok(None);
+            }
+            let retiring = live_key(&tx, KeyState::Active)?;
+            // The unique index allows one `active` row: demote first.
+            tx.execute(
+                "UPDATE signing_keys SET state = 'retiring', state_changed_at = ?1 WHERE state = 'active'",
+                [now],
             )
-            .map_err(conflict("signing key"))?;
-            Ok(())
+            .map_err(db_err)?;
+            tx.execute(
+                "UPDATE signing_keys SET state = 'active', state_changed_at = ?2 WHERE kid = ?1 AND state = 'next'",
+                params![next_kid, now],
+            )
+            .map_err(db_err)?;
+            let record = SigningKeyRecord { state: KeyState::Next, ..new_next };
+            if !insert_key(&tx, &record)? {
+                return Err(db_err("a second next key appeared during rotation"));
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(Some(KeyRotation { activated: next_kid, retiring, next: record.kid }))
+        })
+        .await
+    }
+
+    async fn revoke_signing_key(
+        &self,
+        kid: &str,
+        replacement: SigningKeyRecord,
+        now: UnixTime,
+    ) -> StoreResult<KeyRevocation> {
+        let kid = kid.to_string();
+        self.call(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let was = match key_state(&tx, &kid)? {
+                None => return Ok(KeyRevocation::Unknown),
+                Some(KeyState::Retired) => return Ok(KeyRevocation::AlreadyRetired),
+                Some(state) => state,
+            };
+            tx.execute(
+                "UPDATE signing_keys SET state = 'retired', state_changed_at = ?2, revoked_at = ?2 WHERE kid = ?1",
+                params![kid, now],
+            )
+            .map_err(db_err)?;
+            let mut activated = None;
+            let mut replacement_state = None;
+            if was == KeyState::Active {
+                match live_key(&tx, KeyState::Next)? {
+                    Some(next) => {
+                        tx.execute(
+                            "UPDATE signing_keys SET state = 'active', state_changed_at = ?2 WHERE kid = ?1",
+                            params![next, now],
+                        )
+                        .map_err(db_err)?;
+                        activated = Some(next);
+                        replacement_state = Some(KeyState::Next);
+                    }
+                    None => {
+                        activated = Some(replacement.kid.clone());
+                        replacement_state = Some(KeyState::Active);
+                    }
+                }
+            } else if was == KeyState::Next {
+                replacement_state = Some(KeyState::Next);
+            }
+            if let Some(state) = replacement_state {
+                let record = SigningKeyRecord { state, created_at: now, state_changed_at: now, ..replacement };
+                if !insert_key(&tx, &record)? {
+                    return Err(db_err("a second live key appeared during revocation"));
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(KeyRevocation::Revoked { was, activated, replacement_used: replacement_state.is_some() })
+        })
+        .await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {
+        let kid = kid.to_string();
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE signing_keys SET state = 'retired', state_changed_at = ?2 WHERE kid = ?1 AND state = 'retiring'",
+                    params![kid, now],
+                )
+                .map_err(db_err)?;
+            Ok(changed > 0)
         })
         .await
     }

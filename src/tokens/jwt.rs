@@ -12,11 +12,12 @@ use super::keys::{KeyError, KeyRing};
 /// Signs `claims` with the active key; the header carries `typ` and `kid`.
 pub fn sign(ring: &KeyRing, typ: &str, claims: Map<String, Value>) -> Result<String, KeyError> {
     let key = ring.active().ok_or(KeyError::NoActiveKey)?;
+    let signer = key.signer().ok_or(KeyError::NoActiveKey)?;
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(key.kid.clone());
     let payload = JwtPayload::from_map(claims).map_err(|err| KeyError::Crypto(err.to_string()))?;
-    jwt::encode_with_signer(&payload, &header, key.signer()).map_err(|err| KeyError::Crypto(err.to_string()))
+    jwt::encode_with_signer(&payload, &header, signer).map_err(|err| KeyError::Crypto(err.to_string()))
 }
 
 /// Why a token was not accepted. Deliberately coarse: callers answer

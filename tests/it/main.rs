@@ -10,6 +10,7 @@ mod crash;
 mod discovery;
 mod flow;
 mod introspection;
+mod keys;
 mod login;
 mod logout;
 mod logs;
