@@ -3,15 +3,25 @@
 //! untouched token verifies.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use latchkey::tokens::{ACCESS_TOKEN_TYP, KeyRing, jwt};
 use libfuzzer_sys::fuzz_target;
 
-fn fixture() -> &'static (KeyRing, String) {
-    static FIXTURE: OnceLock<(KeyRing, String)> = OnceLock::new();
+/// A real provider's key ring (in a temporary directory kept for the run)
+/// and a token it signed.
+fn fixture() -> &'static (Arc<KeyRing>, String) {
+    static FIXTURE: OnceLock<(Arc<KeyRing>, String)> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let ring = KeyRing::generate_for_tests("fuzz-kid", 2048).expect("a key");
+        let dir = Box::leak(Box::new(tempfile::tempdir().expect("a temp dir")));
+        let mut config = latchkey::config::Config::default();
+        config.database.path = dir.path().join("fuzz.db");
+        config.keys.dir = dir.path().join("keys");
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let provider = runtime
+            .block_on(latchkey::open_provider(config, Arc::new(latchkey::clock::SystemClock)))
+            .expect("a provider");
+        let ring = provider.keys.current();
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), "fuzz".into());
         let token = jwt::sign(&ring, ACCESS_TOKEN_TYP, claims).expect("a token");
