@@ -8,12 +8,18 @@ use std::sync::{Arc, OnceLock};
 use latchkey::tokens::{ACCESS_TOKEN_TYP, KeyRing, jwt};
 use libfuzzer_sys::fuzz_target;
 
-/// A real provider's key ring (in a temporary directory kept for the run)
-/// and a token it signed.
-fn fixture() -> &'static (Arc<KeyRing>, String) {
-    static FIXTURE: OnceLock<(Arc<KeyRing>, String)> = OnceLock::new();
+struct Fixture {
+    ring: Arc<KeyRing>,
+    token: String,
+    /// Keeps the key directory for the whole run.
+    _dir: tempfile::TempDir,
+}
+
+/// A real provider's key ring and a token it signed.
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = Box::leak(Box::new(tempfile::tempdir().expect("a temp dir")));
+        let dir = tempfile::tempdir().expect("a temp dir");
         let mut config = latchkey::config::Config::default();
         config.database.path = dir.path().join("fuzz.db");
         config.keys.dir = dir.path().join("keys");
@@ -25,12 +31,12 @@ fn fixture() -> &'static (Arc<KeyRing>, String) {
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), "fuzz".into());
         let token = jwt::sign(&ring, ACCESS_TOKEN_TYP, claims).expect("a token");
-        (ring, token)
+        Fixture { ring, token, _dir: dir }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (ring, token) = fixture();
+    let Fixture { ring, token, .. } = fixture();
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = jwt::verify(ring, text, &[ACCESS_TOKEN_TYP]);
     }
