@@ -57,8 +57,12 @@ impl SqliteStore {
             conn.busy_timeout(Duration::from_secs(5))?;
             conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
         });
+        // Connections open on demand (up to `max_connections`) and close
+        // after ten idle minutes, so an idle server holds one, not eight.
         let pool = Pool::builder()
             .max_size(max_connections)
+            .min_idle(Some(1))
+            .idle_timeout(Some(Duration::from_secs(600)))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|err| db_err(format!("cannot open database {}: {err}", path.display())))?;
