@@ -34,6 +34,11 @@ pub struct ServerConfig {
     pub listen: String,
     /// Reverse proxies whose `X-Forwarded-For` is believed (IP addresses).
     pub trusted_proxies: Vec<String>,
+    /// Time a client has to send a request's headers, and to send its body;
+    /// an idle keep-alive connection is closed after it too (slow clients
+    /// must not hold connections open forever).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +47,7 @@ impl Default for ServerConfig {
             issuer: "http://127.0.0.1:8080".into(),
             listen: "127.0.0.1:8080".into(),
             trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -402,6 +408,7 @@ impl Config {
             )));
         }
         positive("keys.rotate_every", self.keys.rotate_every)?;
+        positive("server.request_timeout", self.server.request_timeout)?;
         positive("tokens.access_token_ttl", self.tokens.access_token_ttl)?;
         positive("tokens.id_token_ttl", self.tokens.id_token_ttl)?;
         positive("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl)?;

@@ -111,11 +111,14 @@ pub async fn serve(
     let theme = http::theme::Theme::load(&provider.config.ui).map_err(Fatal)?;
     let purge_store = provider.store.clone();
     let purge_clock = provider.clock.clone();
+    // A grant's access tokens all expire within the longest token lifetime
+    // after its last refresh; an hour on top covers clock steps.
+    let grant_quiet = provider.config.tokens.access_token_ttl.max(provider.config.tokens.id_token_ttl).as_secs() as i64 + 3600;
     let purger = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             ticker.tick().await;
-            if let Err(err) = purge_store.purge_expired(purge_clock.now()).await {
+            if let Err(err) = purge_store.purge_expired(purge_clock.now(), grant_quiet).await {
                 tracing::warn!(error = %err, "purging expired records failed");
             }
         }

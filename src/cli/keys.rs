@@ -1,6 +1,6 @@
 //! `latchkey keys list|rotate|revoke`: the same `Keys` functions the
 //! server's schedule uses, on the same store and key directory; a running
-//! server picks the change up at its next maintenance pass (within 10 s).
+//! server picks the change up at its next maintenance pass (within a second).
 
 use clap::Subcommand;
 

@@ -63,7 +63,8 @@ pub async fn run(cli: Cli) -> Result<(), Fatal> {
     // Logging starts before anything can fail after parsing, with the flag
     // winning over the file.
     let format = cli.log_format.or_else(|| config.as_ref().ok().map(|config| config.log.format)).unwrap_or_default();
-    crate::telemetry::init_logging(format);
+    // Held to the end of the command: dropping it flushes the log.
+    let _log_guard = crate::telemetry::init_logging(format);
     let config = config.map_err(Fatal::from_display)?;
     match cli.command {
         Command::Serve(args) => serve::run(config, args).await,

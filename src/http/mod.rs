@@ -19,7 +19,7 @@ pub mod theme;
 pub mod token;
 pub mod userinfo;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,9 +87,8 @@ impl AppState {
     }
 }
 
-/// The whole application. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the login
-/// throttle keys on the peer address.
+/// The whole application. Requests need a `ConnectInfo<SocketAddr>`
+/// extension (`serve` adds it): the throttles key on the peer address.
 pub fn app(state: AppState) -> Router {
     let limits = &state.provider.config.rate_limit;
     let mut router = Router::new()
@@ -110,6 +109,9 @@ pub fn app(state: AppState) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body trickled in slower than this is refused (400), so a slow
+        // client cannot hold a handler and its connection indefinitely.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.provider.config.server.request_timeout))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(axum::middleware::from_fn_with_state(state.clone(), theme::scope))
@@ -151,15 +153,68 @@ fn with_ceiling(routes: Router<AppState>, state: &AppState, per_second: u64, bur
     routes.route_layer(layer)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// How long in-flight requests may take to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish (at most `SHUTDOWN_GRACE`).
+///
+/// hyper directly rather than `axum::serve`, which cannot bound how long a
+/// client takes to send its headers: without that, connections that trickle
+/// a header byte at a time (slowloris) pile up until no file descriptor is
+/// left for anyone. Each request carries `ConnectInfo<SocketAddr>` as with
+/// `into_make_service_with_connect_info`.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let timeout = state.provider.config.server.request_timeout;
+    let app = app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, most likely: wait for some
+                    // to close instead of spinning.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses go out at once rather than after the ACK delay.
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(timeout);
+        let connection = builder.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("requests still running {}s after shutdown began; stopping anyway", SHUTDOWN_GRACE.as_secs());
+        }
+    }
+    Ok(())
 }
 
 async fn healthz() -> &'static str {

@@ -31,24 +31,27 @@ const MAX_LOGGED_PATH: usize = 200;
 /// (`/authorize`), unmatched paths as `unmatched`, so labels stay bounded.
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    // Bounded: a client may send any token as the method.
+    let method = telemetry::method_label(request.method());
     let endpoint = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_string());
     let path: String = request.uri().path().chars().take(MAX_LOGGED_PATH).collect();
     let (response, client_id) = telemetry::with_client_slot(next.run(request)).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let endpoint = endpoint.as_deref().unwrap_or("unmatched");
-    telemetry::http_request(endpoint, method.as_str(), status, elapsed.as_secs_f64());
-    if endpoint == "/login" && method == axum::http::Method::POST && status == StatusCode::TOO_MANY_REQUESTS.as_u16() {
-        tracing::warn!(event = "login_throttled", "login throttled");
+    telemetry::http_request(endpoint, method, status, elapsed.as_secs_f64());
+    // Counted here, where every source of a 429 passes (the request
+    // ceiling, the failure counters, the account lockout); each of those
+    // logs its own line with the reason.
+    if endpoint == "/login" && method == "POST" && status == StatusCode::TOO_MANY_REQUESTS.as_u16() {
         telemetry::login("throttled");
     }
     let latency_ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
     let client_id = client_id.as_deref().unwrap_or("-");
     if status >= 500 {
-        tracing::warn!(event = "request", method = %method, path = %path, status, latency_ms, client_id, "request");
+        tracing::warn!(event = "request", method, path = %path, status, latency_ms, client_id, "request");
     } else {
-        tracing::info!(event = "request", method = %method, path = %path, status, latency_ms, client_id, "request");
+        tracing::info!(event = "request", method, path = %path, status, latency_ms, client_id, "request");
     }
     response
 }
@@ -103,8 +106,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 let count = keys.iter().filter(|key| key.state == key_state).count();
                 telemetry::set_gauge(telemetry::SIGNING_KEYS, Some(("state", key_state.as_str())), count as f64);
             }
-            // The newest active key decides when the next rotation is due.
-            if let Some(active) = keys.iter().filter(|key| key.state == KeyState::Active).map(|key| key.created_at).max() {
+            // Due `rotate_every` after the key became active, as the
+            // schedule (`Keys::maintain`) counts it.
+            if let Some(active) = keys.iter().filter(|key| key.state == KeyState::Active).map(|key| key.state_changed_at).max() {
                 let due = active.saturating_add(rotate_every).saturating_sub(now);
                 telemetry::set_gauge(telemetry::ROTATION_DUE, None, due as f64);
             }

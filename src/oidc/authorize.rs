@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::username;
 use crate::clock::UnixTime;
@@ -350,6 +350,11 @@ pub async fn submit_login(
         None => None,
     };
     let stored_hash = user.as_ref().filter(|user| !user.disabled).map(|user| user.password_hash.clone());
+    // Kept only when the hash predates today's Argon2 parameters.
+    let rehash = stored_hash
+        .as_deref()
+        .filter(|hash| !provider.hasher.is_current(hash))
+        .map(|_| SecretString::from(password.expose_secret().to_string()));
     let matches = provider.hasher.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| matches) else {
         provider.throttles.login_failures.record_failure(client_ip, now);
@@ -357,6 +362,9 @@ pub async fn submit_login(
     };
     if let Some(account) = &account {
         provider.store.clear_login_attempts(account).await?;
+    }
+    if let Some(password) = rehash {
+        upgrade_password_hash(provider, &user, password).await;
     }
 
     // A fresh session id at every login defeats session fixation.
@@ -382,6 +390,19 @@ pub async fn submit_login(
         Next::Client(issue_code(provider, &login.request, &user.id, now).await?)
     };
     Ok(LoginResult::LoggedIn { session: NewSession { token }, next })
+}
+
+/// Rehashes a password with today's parameters after a successful login,
+/// so raising them reaches every active account. A failure only delays it.
+async fn upgrade_password_hash(provider: &Provider, user: &User, password: SecretString) {
+    let updated = match provider.hasher.hash(password).await {
+        Ok(hash) => provider.store.update_user_password_hash(&user.id, &user.password_hash, &hash).await.map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    match updated {
+        Ok(_) => tracing::info!(event = "password_rehashed", "password hash upgraded to the current Argon2 parameters"),
+        Err(err) => tracing::warn!(error = %err, "upgrading a password hash failed; it is retried at the next login"),
+    }
 }
 
 /// The consent page's view of a transaction: it must have a logged-in user

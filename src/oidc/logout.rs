@@ -39,7 +39,7 @@ pub async fn request(provider: &Provider, params: &Params, browser: &Browser) ->
         return Err(bad(&format!("{name} was sent more than once")));
     }
     let state = params.get("state").map(str::to_string);
-    let hinted_client = match params.get("id_token_hint") {
+    let (hinted_client, hinted_subject) = match params.get("id_token_hint") {
         Some(hint) => {
             let claims = jwt::verify(&provider.keys.current(), hint, &[ID_TOKEN_TYP])
                 .map_err(|_| bad("the id_token_hint was not issued by this provider"))?;
@@ -47,10 +47,10 @@ pub async fn request(provider: &Provider, params: &Params, browser: &Browser) ->
                 return Err(bad("the id_token_hint was not issued by this provider"));
             }
             // An expired hint is still acceptable (§2): only who it names matters.
-            let audience = claims.get("aud").and_then(Value::as_str).map(str::to_string);
-            Some(audience.ok_or_else(|| bad("the id_token_hint has no audience"))?)
+            let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_string);
+            (Some(text("aud").ok_or_else(|| bad("the id_token_hint has no audience"))?), text("sub"))
         }
-        None => None,
+        None => (None, None),
     };
     let client_id = match (hinted_client.as_deref(), params.get("client_id")) {
         (Some(hinted), Some(given)) if hinted != given => {
@@ -62,7 +62,10 @@ pub async fn request(provider: &Provider, params: &Params, browser: &Browser) ->
     let post_logout = params.get("post_logout_redirect_uri").map(str::to_string);
     // Checked before anything happens, so a bad target is refused up front.
     let target = checked_target(provider, client_id.as_deref(), post_logout.as_deref(), state.as_deref()).await?;
-    if hinted_client.is_none() {
+    // Without a hint, or with one that names someone other than the user
+    // signed in here (anyone can replay an old ID token: §2 says to treat
+    // that as suspect), the user decides.
+    if hinted_client.is_none() || !hint_names_session_user(provider, browser, hinted_subject.as_deref()).await? {
         return Ok(LogoutOutcome::Confirm { client_id, post_logout_redirect_uri: post_logout, state });
     }
     end_session(provider, browser).await?;
@@ -109,6 +112,15 @@ async fn checked_target(
         }
         None => uri.to_string(),
     }))
+}
+
+/// Whether the browser has no session, or one of the user `subject` names.
+async fn hint_names_session_user(provider: &Provider, browser: &Browser, subject: Option<&str>) -> OidcResult<bool> {
+    let Some(token) = &browser.session_token else { return Ok(true) };
+    match provider.store.find_session(&token_hash(token)).await? {
+        Some(session) => Ok(subject == Some(session.user_id.as_str())),
+        None => Ok(true),
+    }
 }
 
 async fn end_session(provider: &Provider, browser: &Browser) -> OidcResult<()> {

@@ -8,6 +8,10 @@ use std::collections::hash_map::Entry;
 /// Longest single parameter value we look at; anything longer is refused.
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
+/// Longest parameter name; no protocol name comes close. Bounding it also
+/// bounds the error messages that quote a name.
+pub const MAX_NAME_BYTES: usize = 128;
+
 #[derive(Clone, Default)]
 pub struct Params {
     values: HashMap<String, String>,
@@ -30,6 +34,10 @@ impl Params {
     pub fn parse(input: &[u8]) -> Self {
         let mut params = Params::default();
         for (name, value) in form_urlencoded::parse(input) {
+            if name.len() > MAX_NAME_BYTES {
+                params.malformed.get_or_insert_with(|| "a parameter name is too long".to_string());
+                continue;
+            }
             // The decoder replaces invalid UTF-8 with U+FFFD; a NUL is never
             // legitimate. Either makes the whole request malformed.
             if name.contains(['\u{FFFD}', '\0']) || value.contains(['\u{FFFD}', '\0']) {
@@ -103,5 +111,14 @@ mod tests {
         assert!(Params::parse(b"a=%FF").malformed().is_some());
         assert!(Params::parse(b"a=x%00y").malformed().is_some());
         assert!(Params::parse(b"a=ok").malformed().is_none());
+    }
+
+    #[test]
+    fn long_names_are_malformed_and_not_quoted() {
+        let long = format!("{}=1", "n".repeat(MAX_NAME_BYTES + 1));
+        let params = Params::parse(long.as_bytes());
+        assert_eq!(params.malformed(), Some("a parameter name is too long"));
+        let ok = format!("{}=1", "n".repeat(MAX_NAME_BYTES));
+        assert!(Params::parse(ok.as_bytes()).malformed().is_none());
     }
 }

@@ -17,15 +17,20 @@ use super::token::TokenResponse;
 
 type Cell = Arc<OnceCell<TokenResponse>>;
 
+/// A presented refresh token's hash and the client that presented it.
+type Key = (Vec<u8>, String);
+
 struct Entry {
-    client_id: String,
     started_at: UnixTime,
     cell: Cell,
 }
 
+/// Entries are keyed by token hash *and* client, so a client presenting
+/// another client's token gets its own (failing) exchange and cannot hold
+/// up or share the owner's.
 #[derive(Clone, Default)]
 pub struct RefreshRetries {
-    entries: Arc<Mutex<HashMap<Vec<u8>, Entry>>>,
+    entries: Arc<Mutex<HashMap<Key, Entry>>>,
 }
 
 impl std::fmt::Debug for RefreshRetries {
@@ -35,19 +40,17 @@ impl std::fmt::Debug for RefreshRetries {
 }
 
 impl RefreshRetries {
-    /// The shared cell for `token_hash`, or `None` when the token is being
-    /// used by another client (which gets no shared answer).
-    pub fn cell(&self, token_hash: &[u8], client_id: &str, now: UnixTime, window_seconds: i64) -> Option<Cell> {
+    /// The cell shared by every presentation of `token_hash` by `client_id`
+    /// within the window.
+    pub fn cell(&self, token_hash: &[u8], client_id: &str, now: UnixTime, window_seconds: i64) -> Cell {
         let mut entries = match self.entries.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         entries.retain(|_, entry| now - entry.started_at <= window_seconds);
-        let entry = entries.entry(token_hash.to_vec()).or_insert_with(|| Entry {
-            client_id: client_id.to_string(),
-            started_at: now,
-            cell: Arc::new(OnceCell::new()),
-        });
-        (entry.client_id == client_id).then(|| entry.cell.clone())
+        let entry = entries
+            .entry((token_hash.to_vec(), client_id.to_string()))
+            .or_insert_with(|| Entry { started_at: now, cell: Arc::new(OnceCell::new()) });
+        entry.cell.clone()
     }
 }

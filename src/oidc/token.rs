@@ -144,6 +144,9 @@ async fn authorization_code(provider: &Provider, client: &Client, params: &Param
         return Err(OidcError::invalid_grant("redirect_uri does not match the authorization request"));
     }
     match (&code.code_challenge, params.get("code_verifier")) {
+        (Some(_), Some(verifier)) if !pkce::is_valid_verifier(verifier) => {
+            return Err(OidcError::invalid_grant("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~"));
+        }
         (Some(challenge), Some(verifier)) if pkce::verify(verifier, challenge) => {}
         (Some(_), Some(_)) => return Err(OidcError::invalid_grant("code_verifier does not match the code_challenge")),
         (Some(_), None) => return Err(OidcError::invalid_grant("code_verifier is required")),
@@ -152,6 +155,7 @@ async fn authorization_code(provider: &Provider, client: &Client, params: &Param
         (None, None) => {}
     }
     let user = active_user(provider, &code.user_id).await?;
+    // The store recorded this grant when it redeemed the code.
     let grant = Grant {
         id: code.grant_id.clone(),
         client_id: client.id.clone(),
@@ -161,7 +165,6 @@ async fn authorization_code(provider: &Provider, client: &Client, params: &Param
         created_at: now,
         revoked: false,
     };
-    provider.store.insert_grant(grant.clone()).await?;
     // A refresh token only when the user granted offline access and the
     // client may refresh (OIDC Core §11).
     let refresh_token = if client.allows_grant(GRANT_REFRESH_TOKEN) && scopes::contains(&code.scopes, scopes::OFFLINE_ACCESS) {
@@ -182,7 +185,13 @@ async fn authorization_code(provider: &Provider, client: &Client, params: &Param
     } else {
         None
     };
-    let response = mint(provider, client, &grant, Some(&user), &code.scopes, code.nonce.as_deref(), refresh_token)?;
+    // offline_access means a refresh token: without one it was not granted
+    // (and the response's `scope` says so, RFC 6749 §5.1).
+    let granted: Vec<String> = match refresh_token {
+        Some(_) => code.scopes.clone(),
+        None => code.scopes.iter().filter(|scope| *scope != scopes::OFFLINE_ACCESS).cloned().collect(),
+    };
+    let response = mint(provider, client, &grant, Some(&user), &granted, code.nonce.as_deref(), refresh_token)?;
     tracing::info!(event = "token_issued", grant = "authorization_code", client_id = %client.id, "tokens issued");
     crate::telemetry::token_issued("authorization_code");
     Ok(response)
@@ -274,12 +283,10 @@ async fn refresh_token(provider: &Provider, client: &Client, params: &Params) ->
     if window == 0 {
         return rotate(provider, client, params, &presented_hash).await;
     }
-    match provider.refresh_retries.cell(&presented_hash, &client.id, provider.now(), window) {
-        // Duplicates within the window wait for the first exchange and get
-        // its answer; if it failed, each tries for itself (and fails alike).
-        Some(cell) => cell.get_or_try_init(|| rotate(provider, client, params, &presented_hash)).await.cloned(),
-        None => Err(OidcError::invalid_grant("the refresh token is not valid")),
-    }
+    // Duplicates within the window wait for the first exchange and get its
+    // answer; if it failed, each tries for itself (and fails alike).
+    let cell = provider.refresh_retries.cell(&presented_hash, &client.id, provider.now(), window);
+    cell.get_or_try_init(|| rotate(provider, client, params, &presented_hash)).await.cloned()
 }
 
 async fn rotate(provider: &Provider, client: &Client, params: &Params, presented_hash: &[u8]) -> OidcResult<TokenResponse> {

@@ -291,6 +291,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// Returns false when no such user exists.
     async fn update_user_password(&self, username: &str, hash: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Replaces the same password's hash (new parameters) unless it changed
+    /// meanwhile; not a profile change, so `updated_at` stays.
+    async fn update_user_password_hash(&self, user_id: &str, old_hash: &str, new_hash: &str) -> StoreResult<bool>;
     async fn update_user_disabled(&self, username: &str, disabled: bool, now: UnixTime) -> StoreResult<bool>;
     async fn delete_user(&self, username: &str) -> StoreResult<bool>;
 
@@ -315,10 +318,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // Codes and grants.
     async fn insert_authorization_code(&self, code: AuthorizationCode) -> StoreResult<()>;
-    /// Marks the code used, atomically: of concurrent callers exactly one
-    /// gets `Redeemed`.
+    /// Marks the code used and records its grant (`code.grant_id`, created
+    /// `now`) in one transaction: of concurrent callers exactly one gets
+    /// `Redeemed`, and the others' `revoke_grant` always finds the grant.
     async fn redeem_authorization_code(&self, code_hash: &[u8], now: UnixTime) -> StoreResult<Redemption>;
-    async fn insert_grant(&self, grant: Grant) -> StoreResult<()>;
     async fn find_grant(&self, id: &str) -> StoreResult<Option<Grant>>;
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
 
@@ -377,8 +380,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // Housekeeping.
     /// Deletes expired codes, transactions, sessions, refresh tokens and
-    /// revocation records.
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+    /// revocation records, and grants older than `grant_quiet_seconds`
+    /// with no refresh token left (so every access token they minted has
+    /// expired: a missing grant reads as revoked).
+    async fn purge_expired(&self, now: UnixTime, grant_quiet_seconds: i64) -> StoreResult<u64>;
 
     // Operations.
     /// Succeeds when a write transaction can be started now (readiness);

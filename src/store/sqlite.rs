@@ -282,6 +282,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn update_user_password_hash(&self, user_id: &str, old_hash: &str, new_hash: &str) -> StoreResult<bool> {
+        let (user_id, old_hash, new_hash) = (user_id.to_string(), old_hash.to_string(), new_hash.to_string());
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+                    params![user_id, old_hash, new_hash],
+                )
+                .map_err(db_err)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn update_user_disabled(&self, username: &str, disabled: bool, now: UnixTime) -> StoreResult<bool> {
         let username = username.to_string();
         self.call(move |conn| {
@@ -564,33 +578,29 @@ impl Store for SqliteStore {
                         params![code_hash, now],
                     )
                     .map_err(db_err)?;
+                    // The grant exists from the moment the code is spent, so
+                    // a concurrent reuse that loses the race always finds
+                    // it to revoke (RFC 6749 §4.1.2).
+                    tx.prepare_cached(
+                        "INSERT INTO grants (id, client_id, user_id, scopes, auth_time, created_at, revoked_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            code.grant_id,
+                            code.client_id,
+                            code.user_id,
+                            json(&code.scopes),
+                            code.auth_time,
+                            now
+                        ])
+                    })
+                    .map_err(conflict("grant"))?;
                     Redemption::Redeemed(code)
                 }
             };
             tx.commit().map_err(db_err)?;
             Ok(outcome)
-        })
-        .await
-    }
-
-    async fn insert_grant(&self, grant: Grant) -> StoreResult<()> {
-        self.call(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO grants (id, client_id, user_id, scopes, auth_time, created_at, revoked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    grant.id,
-                    grant.client_id,
-                    grant.user_id,
-                    json(&grant.scopes),
-                    grant.auth_time,
-                    grant.created_at
-                ])
-            })
-            .map_err(conflict("grant"))?;
-            Ok(())
         })
         .await
     }
@@ -900,9 +910,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+    async fn purge_expired(&self, now: UnixTime, grant_quiet_seconds: i64) -> StoreResult<u64> {
         self.call(move |conn| {
-            let mut removed = 0;
+            // Before the refresh tokens go: a grant whose last refresh token
+            // expired in this pass is removed in the next one.
+            let mut removed = conn
+                .execute(
+                    "DELETE FROM grants WHERE created_at < ?1 - ?2
+                     AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE refresh_tokens.grant_id = grants.id)",
+                    params![now, grant_quiet_seconds],
+                )
+                .map_err(db_err)? as u64;
             for sql in [
                 "DELETE FROM login_requests WHERE expires_at < ?1",
                 "DELETE FROM sessions WHERE expires_at < ?1",

@@ -173,6 +173,8 @@ async fn every_endpoint_answers_bad_input_with_the_right_error() {
         case("token invalid UTF-8", "POST", "/token", 400, Some("invalid_request")).form(format!("grant_type=authorization_code&code=%C3%28&redirect_uri={cb}")).auth(webapp.clone()),
         case("token code missing", "POST", "/token", 400, Some("invalid_request")).form(format!("grant_type=authorization_code&redirect_uri={cb}")).auth(webapp.clone()),
         case("token injection as code", "POST", "/token", 400, Some("invalid_grant")).form(format!("grant_type=authorization_code&code={injection}&redirect_uri={cb}")).auth(webapp.clone()),
+        case("token overlong parameter name", "POST", "/token", 400, Some("invalid_request")).form(format!("grant_type=client_credentials&{}=1", "n".repeat(200))).auth(webapp.clone()),
+        case("authorize overlong parameter name", "GET", format!("{}&response_type=code&{}=1", authorize(""), "n".repeat(200)), 400, None),
         case("token overlong code", "POST", "/token", 400, Some("invalid_request")).form(format!("grant_type=authorization_code&code={long}&redirect_uri={cb}")).auth(webapp.clone()),
         case("token oversized body", "POST", "/token", 413, None).form(format!("grant_type=authorization_code&code={}", "a".repeat(100_000))).auth(webapp.clone()),
         case("token Basic not base64", "POST", "/token", 401, Some("invalid_client")).form("grant_type=client_credentials").auth(Auth::Raw("Basic !!!".into())),

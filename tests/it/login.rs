@@ -139,3 +139,38 @@ async fn expired_login_requests_are_refused() {
     assert!(response.text().await.unwrap().contains("expired"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_login_upgrades_a_hash_made_with_older_parameters() {
+    let server = TestServer::start().await;
+    server.add_user("alice").await;
+    server.add_confidential_client("webapp", &[RP_CALLBACK]).await;
+    // As if alice's password was set before the operator raised the cost.
+    let older = latchkey::config::PasswordConfig { memory_kib: 128, iterations: 1, ..server.provider.config.password.clone() };
+    let old_hasher = latchkey::auth::PasswordHasher::new(&older, 1).unwrap();
+    let old_hash = old_hasher.hash(secrecy::SecretString::from(PASSWORD)).await.unwrap();
+    let store = &server.provider.store;
+    assert!(store.update_user_password("alice", &old_hash, server.provider.now()).await.unwrap());
+    let before = store.find_user_by_username("alice").await.unwrap().unwrap();
+    assert!(!server.provider.hasher.is_current(&before.password_hash));
+
+    // A wrong password changes nothing.
+    let browser = browser();
+    let login = start_login(&server, &browser).await;
+    let (status, _, _) = post_login(&browser, &login, "alice", "not the password").await;
+    assert_eq!(status, 401);
+    assert_eq!(store.find_user_by_username("alice").await.unwrap().unwrap().password_hash, old_hash);
+
+    // The right one logs in and is rehashed with today's parameters; the
+    // profile's updated_at stays.
+    let (status, _, _) = post_login(&browser, &login, "alice", PASSWORD).await;
+    assert_eq!(status, 303);
+    let after = store.find_user_by_username("alice").await.unwrap().unwrap();
+    assert_ne!(after.password_hash, old_hash);
+    assert!(server.provider.hasher.is_current(&after.password_hash));
+    assert_eq!(after.updated_at, before.updated_at);
+    let fresh = crate::support::browser();
+    let (status, _, _) = post_login(&fresh, &start_login(&server, &fresh).await, "alice", PASSWORD).await;
+    assert_eq!(status, 303, "the new hash verifies");
+    server.stop().await;
+}

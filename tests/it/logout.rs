@@ -136,3 +136,29 @@ async fn without_a_hint_the_user_confirms() {
     assert_eq!(silent_authorize_error(&server, &browser).await.as_deref(), Some("login_required"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_hint_for_someone_else_asks_before_ending_this_session() {
+    let (server, secret) = setup().await;
+    server.add_user("bob").await;
+    let alice = browser();
+    login(&server, &alice, &secret).await;
+    // Bob's ID token, from his own browser: anyone can replay such a token.
+    let bob = browser();
+    let url = authorize_url(&server, &[("response_type", "code"), ("client_id", "webapp"), ("redirect_uri", RP_CALLBACK), ("scope", "openid")]);
+    let code = query_param(&login_and_consent(&bob, &url, "bob").await, "code").unwrap();
+    let (status, body, _) = token_request(&server, Some(("webapp", &secret)), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_CALLBACK)]).await;
+    assert_eq!(status, 200);
+    let bob_hint = body["id_token"].as_str().unwrap();
+
+    let response = alice.get(logout_url(&server, &[("id_token_hint", bob_hint), ("post_logout_redirect_uri", POST_LOGOUT)])).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("location").is_none());
+    assert!(response.text().await.unwrap().contains("Sign out?"));
+    assert_eq!(silent_authorize_error(&server, &alice).await, None, "alice is still signed in");
+    // Bob's own browser is signed out at once by his hint.
+    let response = bob.get(logout_url(&server, &[("id_token_hint", bob_hint)])).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(silent_authorize_error(&server, &bob).await.as_deref(), Some("login_required"));
+    server.stop().await;
+}

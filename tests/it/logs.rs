@@ -120,7 +120,9 @@ async fn logs_hold_no_secrets() {
     client.post(format!("{base}/revoke")).basic_auth("webapp", Some(&secret)).form(&[("token", new_refresh.as_str())]).send().await.unwrap();
     browser.get(format!("{base}/logout?id_token_hint={id_token}")).send().await.unwrap();
 
-    server.kill().unwrap();
+    // SIGTERM, so the server flushes its log writer before it exits.
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(status.success());
     let mut log = String::new();
     server.stderr.take().unwrap().read_to_string(&mut log).unwrap();
     server.wait().unwrap();

@@ -6,6 +6,7 @@ mod authorize_errors;
 mod bad_input;
 mod cli;
 mod client_credentials;
+mod connections;
 mod crash;
 mod discovery;
 mod flow;

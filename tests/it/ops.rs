@@ -117,6 +117,22 @@ async fn metrics_count_requests_logins_tokens_and_reuse() {
     assert!(after.contains("latchkey_password_hashes_running 0"), "{after}");
     assert!(after.contains("latchkey_password_hashes_waiting 0"));
     assert!(!after.contains(&refresh_token) && !after.contains(&secret));
+
+    // A client may send any token as a method: it must not become a label
+    // (each would be a series kept forever).
+    let odd = reqwest::Method::from_bytes(b"XYZZYMETHOD").unwrap();
+    let response = http().request(odd, server.url("/jwks")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let scraped = scrape(&server).await;
+    assert!(!scraped.contains("XYZZYMETHOD"), "a method became a label");
+    assert!(metric(&scraped, "latchkey_http_requests_total", &[("endpoint", "/jwks"), ("method", "other"), ("status", "405")]) >= 1.0);
+
+    // The rotation countdown starts when a key becomes active, as the
+    // schedule counts it (not when it was created as the next key).
+    server.clock.advance(1000);
+    server.provider.keys.rotate(server.provider.store.as_ref(), server.provider.now()).await.unwrap();
+    let due = metric(&scrape(&server).await, "latchkey_signing_key_rotation_due_seconds", &[]);
+    assert!(due > period - 60.0, "rotation due in {due}s right after a rotation");
     server.stop().await;
 }
 

@@ -15,6 +15,26 @@ async fn refresh_tokens_need_offline_access() {
     let (server, secret) = setup().await;
     let without = obtain_tokens(&server, "webapp", &secret, "openid").await;
     assert!(without.get("refresh_token").is_none());
+    // A client that may not refresh asks for offline_access: no refresh
+    // token, and the granted scope does not claim it.
+    let created = latchkey::oidc::admin::add_client(
+        &server.provider,
+        latchkey::oidc::admin::NewClient {
+            id: "norefresh".into(),
+            public: false,
+            redirect_uris: vec![RP_CALLBACK.into()],
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            grant_types: vec!["authorization_code".into()],
+        },
+    )
+    .await
+    .unwrap();
+    use secrecy::ExposeSecret;
+    let no_refresh_secret = created.secret.unwrap().expose_secret().to_string();
+    let narrowed = obtain_tokens(&server, "norefresh", &no_refresh_secret, "openid offline_access").await;
+    assert!(narrowed.get("refresh_token").is_none());
+    assert_eq!(narrowed["scope"], "openid");
     let with = obtain_tokens(&server, "webapp", &secret, "openid offline_access").await;
     let refresh_token = with["refresh_token"].as_str().unwrap();
     assert!(refresh_token.len() >= 43 && refresh_token.bytes().all(|b| (0x20..=0x7e).contains(&b)));
@@ -78,6 +98,24 @@ async fn scope_may_only_narrow_and_tokens_are_bound_to_their_client() {
     let rt3 = body["refresh_token"].as_str().unwrap().to_string();
     server.clock.advance(server.provider.config.tokens.refresh_token_ttl.as_secs() as i64 + 1);
     let (status, body) = refresh(&server, "webapp", &secret, &rt3, None).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn another_client_presenting_a_token_does_not_hold_up_its_owner() {
+    let (server, secret) = setup().await;
+    let other_secret = server.add_confidential_client("other", &[RP_CALLBACK]).await;
+    let tokens = obtain_tokens(&server, "webapp", &secret, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    // The foreign client comes first, within what would be the owner's
+    // retry window (the clock does not move).
+    let (status, body) = refresh(&server, "other", &other_secret, &rt, None).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let (status, body) = refresh(&server, "webapp", &secret, &rt, None).await;
+    assert_eq!(status, 200, "{body}");
+    // And the foreign client does not get the owner's answer either.
+    let (status, body) = refresh(&server, "other", &other_secret, &rt, None).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
     server.stop().await;
 }
