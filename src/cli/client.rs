@@ -32,9 +32,15 @@ pub enum ClientCommand {
     /// List clients (never shows secrets).
     List,
     /// Delete a client and everything issued to it.
-    Delete { client_id: String },
+    Delete {
+        /// The client_id, as `client list` shows it.
+        client_id: String,
+    },
     /// Replace a confidential client's secret; the new one is printed once.
-    RotateSecret { client_id: String },
+    RotateSecret {
+        /// The client_id, as `client list` shows it.
+        client_id: String,
+    },
 }
 
 pub async fn run(provider: &Provider, command: ClientCommand) -> Result<(), Fatal> {

@@ -28,6 +28,7 @@ pub enum UserCommand {
     },
     /// Set a user's password.
     Passwd {
+        /// User name, as `user list` shows it.
         name: String,
         /// Read the password from the first line of standard input.
         #[arg(long)]
@@ -36,11 +37,20 @@ pub enum UserCommand {
     /// List users (never shows password hashes).
     List,
     /// Stop a user from logging in and end their sessions.
-    Disable { name: String },
+    Disable {
+        /// User name, as `user list` shows it.
+        name: String,
+    },
     /// Allow a disabled user to log in again.
-    Enable { name: String },
+    Enable {
+        /// User name, as `user list` shows it.
+        name: String,
+    },
     /// Delete a user and everything issued to them.
-    Delete { name: String },
+    Delete {
+        /// User name, as `user list` shows it.
+        name: String,
+    },
 }
 
 fn read_password(from_stdin: bool) -> Result<SecretString, Fatal> {
@@ -70,6 +80,8 @@ fn read_password(from_stdin: bool) -> Result<SecretString, Fatal> {
 pub async fn run(provider: &Provider, command: UserCommand) -> Result<(), Fatal> {
     match command {
         UserCommand::Add { name, email, full_name, password_stdin } => {
+            // Before the prompt: a name that cannot be used is said first.
+            admin::check_new_username(provider, &name).await.map_err(Fatal::from_display)?;
             let password = read_password(password_stdin)?;
             let user = admin::add_user(provider, NewUser { username: name, display_name: full_name, email, password })
                 .await
@@ -77,6 +89,7 @@ pub async fn run(provider: &Provider, command: UserCommand) -> Result<(), Fatal>
             println!("created user {} (sub {})", user.username, user.id);
         }
         UserCommand::Passwd { name, password_stdin } => {
+            admin::check_existing_username(provider, &name).await.map_err(Fatal::from_display)?;
             let password = read_password(password_stdin)?;
             debug_assert!(!password.expose_secret().is_empty());
             admin::set_password(provider, &name, password).await.map_err(Fatal::from_display)?;

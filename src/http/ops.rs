@@ -27,15 +27,21 @@ pub fn routes() -> Router<AppState> {
 /// Longest path written to a log line.
 const MAX_LOGGED_PATH: usize = 200;
 
-/// Logs and counts every request. Routes are labelled by their template
-/// (`/authorize`), unmatched paths as `unmatched`, so labels stay bounded.
+/// Logs and counts every request, and adds the headers every response
+/// carries (`nosniff`, `no-referrer`). Routes are labelled by their
+/// template (`/authorize`), unmatched paths as `unmatched`, so labels stay
+/// bounded.
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Bounded: a client may send any token as the method.
     let method = telemetry::method_label(request.method());
     let endpoint = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_string());
     let path: String = request.uri().path().chars().take(MAX_LOGGED_PATH).collect();
-    let (response, client_id) = telemetry::with_client_slot(next.run(request)).await;
+    let (mut response, client_id) = telemetry::with_client_slot(next.run(request)).await;
+    // Here rather than in two more layers: every response passes anyway.
+    let headers = response.headers_mut();
+    headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("no-referrer"));
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let endpoint = endpoint.as_deref().unwrap_or("unmatched");

@@ -1,7 +1,7 @@
 //! Administration use cases (users and clients), shared by the CLI and the
 //! demo bootstrap so that every path applies the same rules.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::username;
 use crate::secrets::{random_token, token_hash};
@@ -42,6 +42,34 @@ fn canonical_username(name: &str) -> Result<String, AdminError> {
     username::normalize(name).map_err(|err| AdminError(format!("user name {name:?} is not acceptable: {err}")))
 }
 
+/// Fewest characters a new password may have (NIST SP 800-63B §3.1.1.2).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+fn check_new_password(password: &SecretString) -> Result<(), AdminError> {
+    if password.expose_secret().chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AdminError(format!("the password is too short; use at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// Checks, before a password is asked for, that `name` can be created.
+pub async fn check_new_username(provider: &Provider, name: &str) -> Result<(), AdminError> {
+    let username = canonical_username(name)?;
+    if provider.store.find_user_by_username(&username).await?.is_some() {
+        return Err(AdminError(format!("a user named {username:?} already exists")));
+    }
+    Ok(())
+}
+
+/// Checks, before a password is asked for, that the user `name` exists.
+pub async fn check_existing_username(provider: &Provider, name: &str) -> Result<(), AdminError> {
+    let username = canonical_username(name)?;
+    if provider.store.find_user_by_username(&username).await?.is_none() {
+        return Err(AdminError(format!("no user named {username:?}; see `latchkey user list`")));
+    }
+    Ok(())
+}
+
 pub async fn add_user(provider: &Provider, new: NewUser) -> Result<User, AdminError> {
     let username = canonical_username(&new.username)?;
     if let Some(email) = &new.email
@@ -52,6 +80,7 @@ pub async fn add_user(provider: &Provider, new: NewUser) -> Result<User, AdminEr
         && (name.trim().is_empty() || name.len() > 256 || name.chars().any(char::is_control)) {
             return Err(AdminError("the full name must be 1 to 256 printable characters".into()));
         }
+    check_new_password(&new.password)?;
     let password_hash = provider.hasher.hash(new.password).await?;
     let now = provider.now();
     let user = User {
@@ -75,6 +104,7 @@ pub async fn add_user(provider: &Provider, new: NewUser) -> Result<User, AdminEr
 
 pub async fn set_password(provider: &Provider, name: &str, password: SecretString) -> Result<(), AdminError> {
     let username = canonical_username(name)?;
+    check_new_password(&password)?;
     let hash = provider.hasher.hash(password).await?;
     if !provider.store.update_user_password(&username, &hash, provider.now()).await? {
         return Err(AdminError(format!("no user named {username:?}; see `latchkey user list`")));

@@ -425,6 +425,13 @@ pub async fn submit_consent(
 ) -> OidcResult<Redirect> {
     let (login, user) = load_consent(provider, browser, request_id, Some(csrf_token)).await?;
     provider.store.delete_login_request(&login.id).await?;
+    let client_id = login.request.client_id.as_str();
+    let scope = scopes::join(&login.request.scopes);
+    if approved {
+        tracing::info!(event = "consent_granted", client_id, sub = %user.id, %scope, "the user consented");
+    } else {
+        tracing::info!(event = "consent_denied", client_id, sub = %user.id, %scope, "the user declined");
+    }
     if !approved {
         return match error_redirect(&login.request, provider.issuer(), "access_denied", "the user declined the request") {
             OidcError::Authorize { redirect, .. } => Ok(*redirect),

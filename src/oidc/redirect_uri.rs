@@ -12,6 +12,9 @@ pub fn validate_for_registration(uri: &str) -> Result<(), String> {
     if uri.contains('#') {
         return Err(format!("redirect URI {uri:?} must not contain a fragment (RFC 6749 §3.1.2)"));
     }
+    if uri.contains('*') {
+        return Err(format!("redirect URI {uri:?} contains '*'; wildcards are not supported, register each URI exactly"));
+    }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!("redirect URI {uri:?} must not contain user information before the host"));
     }
@@ -83,6 +86,7 @@ mod tests {
         assert!(validate_for_registration("/cb").is_err());
         assert!(validate_for_registration("https://rp.example/a/../cb").is_err());
         assert!(validate_for_registration("javascript:alert(1)").is_err());
+        assert!(validate_for_registration("https://*.example.com/cb").is_err());
     }
 
     #[test]

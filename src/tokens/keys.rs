@@ -353,7 +353,13 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), KeyError> {
         .map_err(|err| KeyError::Io(format!("cannot read key directory {}: {err}", dir.display())))?
         .permissions()
         .mode();
-    if mode & 0o077 != 0 {
+    // A directory that holds no key yet is ours to tighten: git cannot
+    // record 0700, so the committed `keys/` (with its `.gitkeep`) arrives
+    // as 0755 in every clone. Once keys are in it, a loose mode is a
+    // mistake the operator must look at.
+    if mode & 0o077 != 0 && !holds_key_files(dir)? {
+        tracing::info!(dir = %dir.display(), "restricting the empty key directory to its owner (0700)");
+    } else if mode & 0o077 != 0 {
         return Err(KeyError::Insecure(format!(
             "key directory {} is accessible by group or others (mode {:o}); run: chmod 700 {}",
             dir.display(),
@@ -364,6 +370,17 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), KeyError> {
     // Make sure the 0700 really holds even if the umask widened it.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|err| KeyError::Io(format!("cannot set permissions on {}: {err}", dir.display())))
+}
+
+/// Whether `dir` holds a key file (`*.pem`, or a `*.pem.tmp` being written).
+fn holds_key_files(dir: &Path) -> Result<bool, KeyError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|err| KeyError::Io(format!("cannot list key directory {}: {err}", dir.display())))?;
+    Ok(entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        name.ends_with(".pem") || name.ends_with(".pem.tmp")
+    }))
 }
 
 #[cfg(unix)]

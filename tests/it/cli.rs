@@ -58,6 +58,14 @@ fn users_can_be_managed() {
     let out = cli.run(&["user", "add", "bob"], None);
     assert_eq!(out.status.code(), Some(1), "no terminal and no --password-stdin");
     assert!(text(&out.stderr).contains("--password-stdin"));
+    // What is wrong with the name is said before any password is asked for.
+    let out = cli.run(&["user", "add", "alice"], None);
+    assert!(text(&out.stderr).contains("already exists"), "{}", text(&out.stderr));
+    let out = cli.run(&["user", "passwd", "nobody"], None);
+    assert!(text(&out.stderr).starts_with("error: no user named"), "{}", text(&out.stderr));
+    let out = cli.run(&["user", "add", "bob", "--password-stdin"], Some("short\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("at least 8 characters"), "{}", text(&out.stderr));
 
     let list = text(&cli.run(&["user", "list"], None).stdout);
     assert!(list.contains("alice") && list.contains("alice@example.com"), "{list}");

@@ -68,7 +68,7 @@ async fn kill_nine_loses_nothing_that_was_acknowledged() {
                 while !stop.load(Ordering::SeqCst) {
                     let name = format!("user{round}x{i}");
                     let mut child = command(&path).args(["user", "add", &name, "--password-stdin"]).stdin(Stdio::piped()).spawn().unwrap();
-                    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+                    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
                     if child.wait().unwrap().success() {
                         users.lock().unwrap().push(name);
                     }

@@ -539,3 +539,18 @@ fn the_passphrase_from_the_environment_encrypts_and_a_wrong_one_is_a_clear_error
     assert_eq!(key_files(&dir.path().join("keys")), files, "no new key");
     assert!(run_cli(dir.path(), &["keys", "rotate"], &right).status.success());
 }
+
+#[test]
+fn a_fresh_clones_empty_key_directory_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    // What `git clone` leaves: keys/ with only .gitkeep, mode 0755.
+    let dir = tempfile::tempdir().unwrap();
+    let keys_dir: PathBuf = dir.path().join("keys");
+    std::fs::create_dir(&keys_dir).unwrap();
+    std::fs::write(keys_dir.join(".gitkeep"), b"").unwrap();
+    std::fs::set_permissions(&keys_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_cli(dir.path(), &["keys", "list"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&keys_dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert!(text(&out.stdout).contains("active"));
+}

@@ -127,6 +127,9 @@ async fn logs_hold_no_secrets() {
     server.stderr.take().unwrap().read_to_string(&mut log).unwrap();
     server.wait().unwrap();
     assert!(log.contains("login_failed") && log.contains("token_issued"), "the log is too quiet to judge:\n{log}");
+    for event in ["login_succeeded", "consent_granted", "token_revoked", "logout", "client_auth_failed"] {
+        assert!(log.contains(&format!("event={event}")) || log.contains(&format!("event=\"{event}\"")), "no {event} audit event:\n{log}");
+    }
     let mut secrets = vec![
         ("password", PASSWORD.to_string()),
         ("wrong password", wrong_password.to_string()),
