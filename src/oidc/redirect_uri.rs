@@ -61,8 +61,16 @@ pub fn find_match<'a>(registered: &'a [String], requested: &str) -> Option<&'a S
         url.to_string()
     };
     let requested_key = without_port(requested_url);
+    // Only a registered URI already in normal form counts (registration
+    // insists on it): the parser reads `http:///127.0.0.1/cb` as a loopback
+    // URI, but that is not what was registered.
     registered.iter().find(|candidate| match Url::parse(candidate) {
-        Ok(url) if url.scheme() == "http" && matches!(url.host(), Some(Host::Ipv4(_) | Host::Ipv6(_))) && is_loopback(&url) => {
+        Ok(url)
+            if url.as_str() == candidate.as_str()
+                && url.scheme() == "http"
+                && matches!(url.host(), Some(Host::Ipv4(_) | Host::Ipv6(_)))
+                && is_loopback(&url) =>
+        {
             without_port(url) == requested_key
         }
         _ => false,
@@ -105,5 +113,9 @@ mod tests {
             assert!(find_match(&registered, bad).is_none(), "{bad}");
         }
         assert!(find_match(&registered, "http://127.0.0.1:51234/cb").is_some());
+        // Found by cargo fuzz: a registered URI not in normal form must not
+        // match by the loopback rule (the parser drops the third slash).
+        let odd = vec!["http:///127.0.0.1:8000/cb".to_string()];
+        assert!(find_match(&odd, "http://127.0.0.1:9999/cb").is_none());
     }
 }
