@@ -43,6 +43,10 @@ pub fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking:
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // The queue is allocated up front; 4096 lines is ample (a full
+        // queue makes logging wait, it never drops a line). The default,
+        // 128,000 lines, cost 4 MB of resident memory before any request.
+        .buffered_lines_limit(4096)
         .thread_name("latchkey-log")
         .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);

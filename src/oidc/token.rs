@@ -286,7 +286,11 @@ async fn refresh_token(provider: &Provider, client: &Client, params: &Params) ->
     // Duplicates within the window wait for the first exchange and get its
     // answer; if it failed, each tries for itself (and fails alike).
     let cell = provider.refresh_retries.cell(&presented_hash, &client.id, provider.now(), window);
-    cell.get_or_try_init(|| rotate(provider, client, params, &presented_hash)).await.cloned()
+    let response = cell.get_or_try_init(|| rotate(provider, client, params, &presented_hash)).await.cloned()?;
+    if let Some(successor) = &response.refresh_token {
+        provider.refresh_retries.note_successor(&presented_hash, &client.id, token_hash(successor));
+    }
+    Ok(response)
 }
 
 async fn rotate(provider: &Provider, client: &Client, params: &Params, presented_hash: &[u8]) -> OidcResult<TokenResponse> {

@@ -103,6 +103,26 @@ async fn scope_may_only_narrow_and_tokens_are_bound_to_their_client() {
 }
 
 #[tokio::test]
+async fn once_the_successor_is_used_the_old_token_is_a_replay_even_inside_the_window() {
+    let (server, secret) = setup().await;
+    let first = obtain_tokens(&server, "webapp", &secret, "openid offline_access").await;
+    let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+    let (status, second) = refresh(&server, "webapp", &secret, &rt1, None).await;
+    assert_eq!(status, 200);
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    // The holder of RT2 received the answer to RT1; using RT2 ends RT1's
+    // retry window although the clock has not moved.
+    let (status, third) = refresh(&server, "webapp", &secret, &rt2, None).await;
+    assert_eq!(status, 200);
+    let (status, body) = refresh(&server, "webapp", &secret, &rt1, None).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a copy of RT1 is a replay");
+    let (status, _) = refresh(&server, "webapp", &secret, third["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(status, 400, "the family is revoked");
+    assert_eq!(userinfo_status(&server, third["access_token"].as_str().unwrap()).await, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn another_client_presenting_a_token_does_not_hold_up_its_owner() {
     let (server, secret) = setup().await;
     let other_secret = server.add_confidential_client("other", &[RP_CALLBACK]).await;
