@@ -22,6 +22,13 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// `Connection::execute` through the statement cache: the same few
+/// statements run on every login and token request, so each is parsed once
+/// per connection instead of every time.
+fn execute_cached(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn db_err(err: impl std::fmt::Display) -> StoreError {
     StoreError::Database(err.to_string())
 }
@@ -312,7 +319,8 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
             if disabled {
                 // A disabled user is logged out everywhere at once.
-                tx.execute(
+                execute_cached(
+                    &tx,
                     "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
                     [&username],
                 )
@@ -327,7 +335,7 @@ impl Store for SqliteStore {
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
         let username = username.to_string();
         self.call(move |conn| {
-            let changed = conn.execute("DELETE FROM users WHERE username = ?1", [username]).map_err(db_err)?;
+            let changed = execute_cached(conn, "DELETE FROM users WHERE username = ?1", [username]).map_err(db_err)?;
             Ok(changed > 0)
         })
         .await
@@ -335,7 +343,8 @@ impl Store for SqliteStore {
 
     async fn insert_client(&self, client: Client) -> StoreResult<()> {
         self.call(move |conn| {
-            conn.execute(
+            execute_cached(
+                conn,
                 &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                 params![
                     client.id,
@@ -390,7 +399,7 @@ impl Store for SqliteStore {
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
         self.call(move |conn| {
-            let changed = conn.execute("DELETE FROM clients WHERE id = ?1", [id]).map_err(db_err)?;
+            let changed = execute_cached(conn, "DELETE FROM clients WHERE id = ?1", [id]).map_err(db_err)?;
             Ok(changed > 0)
         })
         .await
@@ -449,7 +458,8 @@ impl Store for SqliteStore {
     async fn update_login_request_user(&self, id: &str, user_id: &str, auth_time: UnixTime) -> StoreResult<()> {
         let (id, user_id) = (id.to_string(), user_id.to_string());
         self.call(move |conn| {
-            conn.execute(
+            execute_cached(
+                conn,
                 "UPDATE login_requests SET user_id = ?2, auth_time = ?3 WHERE id = ?1",
                 params![id, user_id, auth_time],
             )
@@ -462,7 +472,7 @@ impl Store for SqliteStore {
     async fn delete_login_request(&self, id: &str) -> StoreResult<()> {
         let id = id.to_string();
         self.call(move |conn| {
-            conn.execute("DELETE FROM login_requests WHERE id = ?1", [id]).map_err(db_err)?;
+            execute_cached(conn, "DELETE FROM login_requests WHERE id = ?1", [id]).map_err(db_err)?;
             Ok(())
         })
         .await
@@ -470,7 +480,8 @@ impl Store for SqliteStore {
 
     async fn insert_session(&self, session: Session) -> StoreResult<()> {
         self.call(move |conn| {
-            conn.execute(
+            execute_cached(
+                conn,
                 "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![session.id_hash, session.user_id, session.auth_time, session.expires_at],
             )
@@ -503,7 +514,7 @@ impl Store for SqliteStore {
     async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()> {
         let id_hash = id_hash.to_vec();
         self.call(move |conn| {
-            conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash]).map_err(db_err)?;
+            execute_cached(conn, "DELETE FROM sessions WHERE id_hash = ?1", [id_hash]).map_err(db_err)?;
             Ok(())
         })
         .await
@@ -527,7 +538,8 @@ impl Store for SqliteStore {
     async fn upsert_consent(&self, user_id: &str, client_id: &str, scopes: &[String], now: UnixTime) -> StoreResult<()> {
         let (user_id, client_id, scopes) = (user_id.to_string(), client_id.to_string(), json(&scopes));
         self.call(move |conn| {
-            conn.execute(
+            execute_cached(
+                conn,
                 "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
                 params![user_id, client_id, scopes, now],
@@ -577,7 +589,8 @@ impl Store for SqliteStore {
                 None => Redemption::Unknown,
                 Some((code, Some(_))) => Redemption::AlreadyRedeemed(code),
                 Some((code, None)) => {
-                    tx.execute(
+                    execute_cached(
+                        &tx,
                         "UPDATE authorization_codes SET redeemed_at = ?2 WHERE code_hash = ?1",
                         params![code_hash, now],
                     )
@@ -637,7 +650,8 @@ impl Store for SqliteStore {
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
         let id = id.to_string();
         self.call(move |conn| {
-            conn.execute(
+            execute_cached(
+                conn,
                 "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, now],
             )
@@ -697,12 +711,14 @@ impl Store for SqliteStore {
                 None => Rotation::Unknown,
                 Some(old) if old.consumed_at.is_some() => Rotation::AlreadyConsumed(old),
                 Some(old) => {
-                    tx.execute(
+                    execute_cached(
+                        &tx,
                         "UPDATE refresh_tokens SET consumed_at = ?2, replaced_by = ?3 WHERE token_hash = ?1",
                         params![old_hash, now, successor_hash],
                     )
                     .map_err(db_err)?;
-                    tx.execute(
+                    execute_cached(
+                        &tx,
                         &format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)"),
                         params![successor_hash, old.grant_id, old.client_id, json(&old.scopes), now, successor_expires_at],
                     )
@@ -719,7 +735,8 @@ impl Store for SqliteStore {
     async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
         let jti = jti.to_string();
         self.call(move |conn| {
-            conn.execute(
+            execute_cached(
+                conn,
                 "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?1, ?2) ON CONFLICT (jti) DO NOTHING",
                 params![jti, expires_at],
             )
@@ -763,7 +780,8 @@ impl Store for SqliteStore {
                     lockouts += 1;
                     let factor = 1_i64.checked_shl(lockouts.clamp(1, 30) as u32 - 1).unwrap_or(i64::MAX);
                     let until = now + policy.lock_seconds.saturating_mul(factor).min(policy.max_lock_seconds);
-                    tx.execute(
+                    execute_cached(
+                        &tx,
                         "INSERT INTO login_attempts (account, attempts, window_start, lockouts, locked_until)
                          VALUES (?1, 0, ?2, ?3, ?4)
                          ON CONFLICT (account) DO UPDATE SET attempts = 0, window_start = ?2, lockouts = ?3, locked_until = ?4",
@@ -772,7 +790,8 @@ impl Store for SqliteStore {
                     .map_err(db_err)?;
                     AttemptDecision::Locked { until }
                 } else {
-                    tx.execute(
+                    execute_cached(
+                        &tx,
                         "INSERT INTO login_attempts (account, attempts, window_start, lockouts, locked_until)
                          VALUES (?1, ?2, ?3, ?4, 0)
                          ON CONFLICT (account) DO UPDATE SET attempts = ?2, window_start = ?3, lockouts = ?4, locked_until = 0",
@@ -791,7 +810,7 @@ impl Store for SqliteStore {
     async fn clear_login_attempts(&self, account: &str) -> StoreResult<()> {
         let account = account.to_string();
         self.call(move |conn| {
-            conn.execute("DELETE FROM login_attempts WHERE account = ?1", [account]).map_err(db_err)?;
+            execute_cached(conn, "DELETE FROM login_attempts WHERE account = ?1", [account]).map_err(db_err)?;
             Ok(())
         })
         .await
@@ -828,12 +847,14 @@ impl Store for SqliteStore {
             }
             let retiring = live_key(&tx, KeyState::Active)?;
             // The unique index allows one `active` row: demote first.
-            tx.execute(
+            execute_cached(
+                &tx,
                 "UPDATE signing_keys SET state = 'retiring', state_changed_at = ?1 WHERE state = 'active'",
                 [now],
             )
             .map_err(db_err)?;
-            tx.execute(
+            execute_cached(
+                &tx,
                 "UPDATE signing_keys SET state = 'active', state_changed_at = ?2 WHERE kid = ?1 AND state = 'next'",
                 params![next_kid, now],
             )
@@ -862,7 +883,8 @@ impl Store for SqliteStore {
                 Some(KeyState::Retired) => return Ok(KeyRevocation::AlreadyRetired),
                 Some(state) => state,
             };
-            tx.execute(
+            execute_cached(
+                &tx,
                 "UPDATE signing_keys SET state = 'retired', state_changed_at = ?2, revoked_at = ?2 WHERE kid = ?1",
                 params![kid, now],
             )
@@ -872,7 +894,8 @@ impl Store for SqliteStore {
             if was == KeyState::Active {
                 match live_key(&tx, KeyState::Next)? {
                     Some(next) => {
-                        tx.execute(
+                        execute_cached(
+                            &tx,
                             "UPDATE signing_keys SET state = 'active', state_changed_at = ?2 WHERE kid = ?1",
                             params![next, now],
                         )
@@ -936,7 +959,7 @@ impl Store for SqliteStore {
                 // Attempt records of accounts quiet for a day.
                 "DELETE FROM login_attempts WHERE window_start < ?1 - 86400 AND locked_until < ?1",
             ] {
-                removed += conn.execute(sql, [now]).map_err(db_err)? as u64;
+                removed += execute_cached(conn, sql, [now]).map_err(db_err)? as u64;
             }
             Ok(removed)
         })
