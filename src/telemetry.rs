@@ -48,7 +48,10 @@ pub fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking:
         // 128,000 lines, cost 4 MB of resident memory before any request.
         .buffered_lines_limit(4096)
         .thread_name("latchkey-log")
-        .finish(std::io::stderr());
+        // The writer thread writes every line waiting in the queue, then
+        // flushes: through a buffer that is one write(2) per batch instead
+        // of one per line (stderr itself is unbuffered).
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let result = match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
