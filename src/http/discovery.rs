@@ -35,8 +35,12 @@ async fn discovery_get(State(state): State<AppState>) -> Response {
 
 async fn jwks_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let ring = state.provider.keys.current();
-    let cache_control = HeaderValue::from_str(&format!("public, max-age={}", crate::tokens::JWKS_MAX_AGE_SECS))
-        .unwrap_or(HeaderValue::from_static("public, max-age=300"));
+    // Built once: this handler is among the hottest.
+    static CACHE_CONTROL: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+        HeaderValue::from_str(&format!("public, max-age={}", crate::tokens::JWKS_MAX_AGE_SECS))
+            .unwrap_or(HeaderValue::from_static("public, max-age=300"))
+    });
+    let cache_control = CACHE_CONTROL.clone();
     let etag = HeaderValue::from_str(ring.etag()).unwrap_or(HeaderValue::from_static("\"jwks\""));
     let unchanged = headers
         .get_all(header::IF_NONE_MATCH)
