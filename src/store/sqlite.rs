@@ -189,12 +189,12 @@ fn live_key(conn: &Connection, state: KeyState) -> StoreResult<Option<String>> {
 /// Inserts a key record; false when the unique index already holds a key
 /// in its (`active` or `next`) state.
 fn insert_key(conn: &Connection, record: &SigningKeyRecord) -> StoreResult<bool> {
-    let changed = conn
-        .execute(
-            &format!("INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"),
-            params![record.kid, record.state.as_str(), record.created_at, record.state_changed_at, record.revoked_at],
-        )
-        .map_err(db_err)?;
+    let changed = execute_cached(
+        conn,
+        &format!("INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"),
+        params![record.kid, record.state.as_str(), record.created_at, record.state_changed_at, record.revoked_at],
+    )
+    .map_err(db_err)?;
     Ok(changed > 0)
 }
 
@@ -282,12 +282,12 @@ impl Store for SqliteStore {
     async fn update_user_password(&self, username: &str, hash: &str, now: UnixTime) -> StoreResult<bool> {
         let (username, hash) = (username.to_string(), hash.to_string());
         self.call(move |conn| {
-            let changed = conn
-                .execute(
-                    "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
-                    params![username, hash, now],
-                )
-                .map_err(db_err)?;
+            let changed = execute_cached(
+                conn,
+                "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
+                params![username, hash, now],
+            )
+            .map_err(db_err)?;
             Ok(changed > 0)
         })
         .await
@@ -296,12 +296,12 @@ impl Store for SqliteStore {
     async fn update_user_password_hash(&self, user_id: &str, old_hash: &str, new_hash: &str) -> StoreResult<bool> {
         let (user_id, old_hash, new_hash) = (user_id.to_string(), old_hash.to_string(), new_hash.to_string());
         self.call(move |conn| {
-            let changed = conn
-                .execute(
-                    "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
-                    params![user_id, old_hash, new_hash],
-                )
-                .map_err(db_err)?;
+            let changed = execute_cached(
+                conn,
+                "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+                params![user_id, old_hash, new_hash],
+            )
+            .map_err(db_err)?;
             Ok(changed > 0)
         })
         .await
@@ -311,12 +311,12 @@ impl Store for SqliteStore {
         let username = username.to_string();
         self.call(move |conn| {
             let tx = conn.transaction().map_err(db_err)?;
-            let changed = tx
-                .execute(
-                    "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE username = ?1",
-                    params![username, disabled, now],
-                )
-                .map_err(db_err)?;
+            let changed = execute_cached(
+                &tx,
+                "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE username = ?1",
+                params![username, disabled, now],
+            )
+            .map_err(db_err)?;
             if disabled {
                 // A disabled user is logged out everywhere at once.
                 execute_cached(
@@ -385,12 +385,12 @@ impl Store for SqliteStore {
     async fn update_client_secret(&self, id: &str, secret_hash: Vec<u8>) -> StoreResult<bool> {
         let id = id.to_string();
         self.call(move |conn| {
-            let changed = conn
-                .execute(
-                    "UPDATE clients SET secret_hash = ?2 WHERE id = ?1 AND secret_hash IS NOT NULL",
-                    params![id, secret_hash],
-                )
-                .map_err(db_err)?;
+            let changed = execute_cached(
+                conn,
+                "UPDATE clients SET secret_hash = ?2 WHERE id = ?1 AND secret_hash IS NOT NULL",
+                params![id, secret_hash],
+            )
+            .map_err(db_err)?;
             Ok(changed > 0)
         })
         .await
@@ -926,12 +926,12 @@ impl Store for SqliteStore {
     async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {
         let kid = kid.to_string();
         self.call(move |conn| {
-            let changed = conn
-                .execute(
-                    "UPDATE signing_keys SET state = 'retired', state_changed_at = ?2 WHERE kid = ?1 AND state = 'retiring'",
-                    params![kid, now],
-                )
-                .map_err(db_err)?;
+            let changed = execute_cached(
+                conn,
+                "UPDATE signing_keys SET state = 'retired', state_changed_at = ?2 WHERE kid = ?1 AND state = 'retiring'",
+                params![kid, now],
+            )
+            .map_err(db_err)?;
             Ok(changed > 0)
         })
         .await
@@ -941,13 +941,13 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             // Before the refresh tokens go: a grant whose last refresh token
             // expired in this pass is removed in the next one.
-            let mut removed = conn
-                .execute(
-                    "DELETE FROM grants WHERE created_at < ?1 - ?2
-                     AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE refresh_tokens.grant_id = grants.id)",
-                    params![now, grant_quiet_seconds],
-                )
-                .map_err(db_err)? as u64;
+            let mut removed = execute_cached(
+                conn,
+                "DELETE FROM grants WHERE created_at < ?1 - ?2
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE refresh_tokens.grant_id = grants.id)",
+                params![now, grant_quiet_seconds],
+            )
+            .map_err(db_err)? as u64;
             for sql in [
                 "DELETE FROM login_requests WHERE expires_at < ?1",
                 "DELETE FROM sessions WHERE expires_at < ?1",
